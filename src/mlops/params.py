@@ -1,0 +1,207 @@
+"""Typed, validated view of params.yaml: unknown keys and bad values fail at load."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops.errors import UserError
+
+TASKS = ("binary", "multiclass", "regression")
+ESTIMATORS = ("linear", "random_forest", "hist_gradient_boosting")
+# Gate metrics are all "higher is better", so one minimum and one allowed drop read the same way.
+GATE_METRICS = {
+    "binary": ("roc_auc", "average_precision", "f1", "accuracy", "balanced_accuracy"),
+    "multiclass": ("f1_macro", "accuracy", "balanced_accuracy", "roc_auc_ovr"),
+    "regression": ("r2",),
+}
+
+# The checks of Deepchecks' data_integrity, train_test_validation and model_evaluation suites.
+DEEPCHECKS_CHECKS = (
+    "Is Single Value", "Special Characters", "Mixed Nulls", "Mixed Data Types", "String Mismatch",
+    "Data Duplicates", "String Length Out Of Bounds", "Conflicting Labels", "Outlier Sample Detection",
+    "Feature Label Correlation", "Feature Feature Correlation", "Identifier Label Correlation",
+    "Datasets Size Comparison", "New Label Train Test", "New Category Train Test",
+    "String Mismatch Comparison", "Date Train Test Leakage Duplicates", "Date Train Test Leakage Overlap",
+    "Index Train Test Leakage", "Train Test Samples Mix", "Feature Label Correlation Change",
+    "Feature Drift", "Label Drift", "Multivariate Drift", "Train Test Performance", "Roc Report",
+    "Confusion Matrix Report", "Prediction Drift", "Simple Model Comparison", "Weak Segments Performance",
+    "Calibration Score", "Regression Error Distribution", "Unused Features", "Boosting Overfit",
+    "Model Inference Time",
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+@dataclass(frozen=True)
+class DataParams:
+    path: str
+    task: str
+    target: str
+    id_column: str | None = None
+    datetime_column: str | None = None
+    features: Features | None = None  # None means "infer from the schema"
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    test_size: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    estimator: str = "hist_gradient_boosting"
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class ValidationParams:
+    n_samples: int = 5000
+    blocking_checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateParams:
+    metric: str
+    min: float
+    max_drop: float = 0.02
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    split: SplitParams
+    model: ModelParams
+    validation: ValidationParams
+    gate: GateParams
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise UserError naming the bad key and what is allowed."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} not found. Run from the project root, where params.yaml lives.")
+    except yaml.YAMLError as error:
+        raise UserError(f"{path} is not valid YAML ({error}). Fix the syntax and run again.")
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: object, source: str = "params.yaml") -> Params:
+    """Build Params from the parsed YAML mapping."""
+    raw = _mapping(raw, source)
+    sections = {f.name: f.type for f in dataclasses.fields(Params)}
+    _reject_unknown(raw, sections, source)
+    missing = [name for name in sections if name not in raw]
+    if missing:
+        raise UserError(f"{source} lacks the section(s) {', '.join(missing)}; add them.")
+    data = _data(raw["data"], f"{source}: data")
+    params = Params(
+        data=data,
+        split=_build(SplitParams, raw["split"], f"{source}: split"),
+        model=_build(ModelParams, raw["model"], f"{source}: model"),
+        validation=_validation(raw["validation"], f"{source}: validation"),
+        gate=_build(GateParams, raw["gate"], f"{source}: gate"),
+    )
+    _check_values(params, source)
+    return params
+
+
+def _data(raw: object, where: str) -> DataParams:
+    raw = dict(_mapping(raw, where))
+    features = raw.get("features", "auto")
+    if features in ("auto", None):
+        raw["features"] = None
+    else:
+        raw["features"] = _build(Features, features, f"{where}.features", to_tuple=True)
+    return _build(DataParams, raw, where)
+
+
+def _validation(raw: object, where: str) -> ValidationParams:
+    return _build(ValidationParams, raw, where, to_tuple=True)
+
+
+def _build(cls: type, raw: object, where: str, to_tuple: bool = False) -> Any:
+    raw = _mapping(raw, where)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _reject_unknown(raw, fields, where)
+    required = [
+        name
+        for name, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise UserError(f"{where} lacks the key(s) {', '.join(missing)}; add them.")
+    values = {k: tuple(v or ()) if to_tuple and isinstance(v, list | None) else v for k, v in raw.items()}
+    return cls(**values)
+
+
+def _mapping(raw: object, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where} must be a mapping of keys to values, got {type(raw).__name__}.")
+    return raw
+
+
+def _reject_unknown(raw: dict[str, Any], allowed: dict[str, Any], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+            raise UserError(
+                f"{where} has an unknown key '{key}'.{suggestion} "
+                f"Allowed keys: {', '.join(allowed)}."
+            )
+
+
+def _one_of(value: object, allowed: tuple[str, ...], where: str) -> None:
+    if value not in allowed:
+        raise UserError(f"{where} is '{value}', which is not allowed. Use one of: {', '.join(allowed)}.")
+
+
+def _check_values(params: Params, source: str) -> None:
+    data, split, model, gate = params.data, params.split, params.model, params.gate
+    _one_of(data.task, TASKS, f"{source}: data.task")
+    _one_of(model.estimator, ESTIMATORS, f"{source}: model.estimator")
+    _one_of(gate.metric, GATE_METRICS[data.task], f"{source}: gate.metric (for task {data.task})")
+    if not isinstance(data.path, str) or not data.path.endswith((".csv", ".parquet")):
+        raise UserError(f"{source}: data.path must name a .csv or .parquet file, got '{data.path}'.")
+    if not isinstance(model.hyperparameters, dict):
+        raise UserError(f"{source}: model.hyperparameters must be a mapping, e.g. {{max_iter: 200}}.")
+    checks = [
+        ("split.test_size", split.test_size, isinstance(split.test_size, float) and 0 < split.test_size < 1, "a fraction between 0 and 1, e.g. 0.2"),
+        ("split.seed", split.seed, _is_int(split.seed), "an integer"),
+        ("model.seed", model.seed, _is_int(model.seed), "an integer"),
+        ("validation.n_samples", params.validation.n_samples, _is_int(params.validation.n_samples) and params.validation.n_samples >= 100, "an integer of at least 100"),
+        ("gate.min", gate.min, _is_number(gate.min), "a number, e.g. 0.7"),
+        ("gate.max_drop", gate.max_drop, _is_number(gate.max_drop) and gate.max_drop >= 0, "a number of at least 0, e.g. 0.02"),
+    ]
+    for check in params.validation.blocking_checks:
+        _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.blocking_checks entry")
+    for name, value, ok, expected in checks:
+        if not ok:
+            raise UserError(f"{source}: {name} is {value!r}; it must be {expected}.")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,89 @@
+"""Before the pipeline runs: params valid, data present, data within its contract.
+
+Failing here changes nothing on disk, so the last good model, metrics and reports stay as they
+are. Getting data: present and matching data.dvc -> nothing to do; a DVC remote configured ->
+``dvc pull``; data.dvc pins the bundled example -> regenerate it; otherwise say how to add a remote.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
+
+from mlops.errors import UserError, cli
+from mlops.params import Params, load_params
+
+# pandas and scikit-learn are imported inside the functions that need them: they take seconds
+# to import, and a re-run with nothing changed needs neither.
+
+SCHEMA = Path("schema.yaml")
+EXAMPLE = Path("data/churn.csv")
+DATA_DVC = "data.dvc"
+
+
+def ensure_data(params: Params, repo: Repo) -> str:
+    """Make data.path present and matching data.dvc; return what was done."""
+    path = Path(params.data.path)
+    if path.exists():
+        if repo.status(targets=[DATA_DVC]):
+            return "data differs from data.dvc: run `dvc add data` and commit data.dvc to track it"
+        return "data present and matching data.dvc"
+    if repo.config["core"].get("remote") or repo.config["remote"]:
+        try:
+            repo.pull(targets=[DATA_DVC])
+        except DvcException as error:
+            raise UserError(
+                f"`dvc pull {DATA_DVC}` could not fetch {path}: {error}. Check the remote's URL and "
+                "credentials (`dvc remote list`; README: Use your own data)."
+            )
+        return "data pulled from the DVC remote"
+    if path == EXAMPLE:
+        from mlops import example_data
+
+        example_data.write_csv(example_data.generate(), EXAMPLE)
+        if repo.status(targets=[DATA_DVC]):
+            shutil.rmtree(EXAMPLE.parent)
+            raise UserError(_no_remote(path, "and the example generator does not reproduce the data data.dvc pins."))
+        return "bundled example data regenerated"
+    raise UserError(_no_remote(path, "and it is not the bundled example."))
+
+
+def _no_remote(path: Path, why: str) -> str:
+    return (
+        f"The data file {path} is missing, no DVC remote is configured, {why} Add the remote that "
+        "holds your data (`dvc remote add -d storage s3://bucket/path`, or a local directory) and run "
+        "`make run` again, or put the file at that path."
+    )
+
+
+def check(params: Params, schema_path: Path = SCHEMA) -> list[str]:
+    """Validate model params and the data contract (inferring the schema the first time)."""
+    from mlops.model import make_estimator
+    from mlops.schema import check_frame, infer_schema, load_schema, raise_if_errors, save_schema
+    from mlops.table import read_table
+
+    notes = []
+    make_estimator(params.model, params.data.task)
+    frame = read_table(params.data.path)
+    if not schema_path.exists():
+        save_schema(infer_schema(frame, params.data), schema_path)
+        notes.append(f"inferred {schema_path} from the data: review and commit it")
+    findings = check_frame(frame, load_schema(schema_path), params.data)
+    raise_if_errors(findings, params.data.path)
+    return notes + findings.warnings
+
+
+@cli
+def main() -> None:
+    params = load_params()
+    with Repo() as repo:
+        print(f"preflight: {ensure_data(params, repo)}")
+    for note in check(params):
+        print(f"preflight: {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Stage split: hold out the latest rows (time-based) or a stratified random share as the test set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from mlops.errors import UserError, cli
+from mlops.params import DataParams, SplitParams, load_params
+from mlops.table import read_table
+from mlops.timings import timed
+
+
+def split(frame: pd.DataFrame, data: DataParams, params: SplitParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test frames; rows without a target are dropped first."""
+    frame = frame.dropna(subset=[data.target])
+    if data.datetime_column:
+        # Cut between dates, never inside one, so no date is in both sets (no leakage).
+        when = pd.to_datetime(frame[data.datetime_column])
+        cutoff = when.quantile(1 - params.test_size)
+        return frame[when < cutoff], frame[when >= cutoff]
+    from sklearn.model_selection import train_test_split
+
+    stratify = None if data.task == "regression" else frame[data.target]
+    try:
+        return train_test_split(frame, test_size=params.test_size, random_state=params.seed, stratify=stratify)
+    except ValueError as error:
+        raise UserError(
+            f"Cannot split the data into train and test sets: {error}. Add rows for the rarest "
+            "class, or change split.test_size in params.yaml."
+        )
+
+
+@cli
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("train", type=Path, help="Parquet file to write")
+    parser.add_argument("test", type=Path, help="Parquet file to write")
+    args = parser.parse_args()
+    with timed("split"):
+        params = load_params()
+        train, test = split(read_table(args.data), params.data, params.split)
+        for frame, path in ((train, args.train), (test, args.test)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(path, index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Stage validate_model: Deepchecks train-test validation and model evaluation on bounded samples."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlops import suites
+from mlops.errors import cli
+from mlops.model import predict
+from mlops.params import Features, Params, load_params
+from mlops.schema import load_schema, resolve_features
+from mlops.timings import timed
+
+
+def validate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, importance: pd.Series,
+             features: Features, params: Params) -> dict:
+    """Run both suites with the model's own predictions; return {suite name: result}."""
+    tabular = suites.deepchecks_tabular()
+    n, seed = params.validation.n_samples, params.model.seed
+    train = train.sample(min(n, len(train)), random_state=seed)
+    test = test.sample(min(n, len(test)), random_state=seed)
+    test.index += len(train.index.union(test.index))  # disjoint indexes: Deepchecks aligns predictions by index
+    (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = predict(model, train), predict(model, test)
+    inputs = {
+        "train_dataset": suites.make_dataset(train, features, params.data, "train"),
+        "test_dataset": suites.make_dataset(test, features, params.data, "test"),
+        "feature_importance": importance,
+        "y_pred_train": y_pred_train,
+        "y_pred_test": y_pred_test,
+    }
+    if y_proba_train is not None:
+        inputs.update(y_proba_train=y_proba_train, y_proba_test=y_proba_test, model_classes=list(model.classes_))
+    return {
+        "train_test_validation": suites.run_suite(
+            tabular.suites.train_test_validation(n_samples=n, random_state=seed), **inputs),
+        "model_evaluation": suites.run_suite(
+            tabular.suites.model_evaluation(n_samples=n, random_state=seed), **inputs),
+    }
+
+
+@cli
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name in ("model", "train", "test", "schema", "importance", "summary", "html_dir"):
+        parser.add_argument(name, type=Path)
+    args = parser.parse_args()
+    with timed("validate_model"):
+        params = load_params()
+        features = resolve_features(load_schema(args.schema), params.data)
+        importance = pd.DataFrame(json.loads(args.importance.read_text())).set_index("feature")["importance"].clip(lower=0)
+        results = validate(joblib.load(args.model), pd.read_parquet(args.train), pd.read_parquet(args.test),
+                           importance, features, params)
+        args.summary.write_text(
+            json.dumps({name: suites.summarize(r) for name, r in results.items()}, indent=2) + "\n")
+        for name, result in results.items():
+            suites.save_html(result, args.html_dir / f"{name}.html")
+
+
+if __name__ == "__main__":
+    main()
