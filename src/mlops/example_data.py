@@ -26,7 +26,9 @@ REGIONS = ["north", "south", "east", "west", "central", "islands"]
 PLANS = ["basic", "standard", "premium"]
 
 
-def generate(rows: int = EXAMPLE_ROWS, seed: int = EXAMPLE_SEED, period: int = 0, drift: float = 0.0) -> pd.DataFrame:
+def generate(
+    rows: int = EXAMPLE_ROWS, seed: int = EXAMPLE_SEED, period: int = 0, drift: float = 0.0
+) -> pd.DataFrame:
     """Return the churn table: ids, a sign-up date, numeric and categorical features, ``churned``."""
     rng = np.random.default_rng([seed, period])
     start = START + pd.Timedelta(days=PERIOD_DAYS * period)
@@ -80,7 +82,11 @@ def generate(rows: int = EXAMPLE_ROWS, seed: int = EXAMPLE_SEED, period: int = 0
             "churned": churned,
         }
     )
-    for column, rate in (("total_charges", 0.02), ("avg_session_minutes", 0.05), ("payment_method", 0.01)):
+    for column, rate in (
+        ("total_charges", 0.02),
+        ("avg_session_minutes", 0.05),
+        ("payment_method", 0.01),
+    ):
         frame.loc[rng.random(rows) < rate, column] = np.nan
     return frame
 

@@ -24,26 +24,42 @@ def decide(
 ) -> dict[str, Any]:
     """Verdict and every reason behind it; a reason with passed=False fails the gate."""
     value = metrics["test"][gate.metric]
-    reasons = [_reason(value >= gate.min, f"test {gate.metric} {value:.4f} "
-                                          f"{'≥' if value >= gate.min else '<'} minimum {gate.min}")]
+    reasons = [
+        _reason(
+            value >= gate.min,
+            f"test {gate.metric} {value:.4f} {'≥' if value >= gate.min else '<'} minimum {gate.min}",
+        )
+    ]
     base_value = (baseline or {}).get("test", {}).get(gate.metric)
     if base_value is None:
         reasons.append(_reason(True, "no baseline on main yet: the drop check is skipped"))
     else:
         drop = base_value - value
-        reasons.append(_reason(
-            drop <= gate.max_drop,
-            f"test {gate.metric} {value:.4f} vs main {base_value:.4f}: change {-drop:+.4f} "
-            f"(largest drop allowed {gate.max_drop})",
-        ))
+        reasons.append(
+            _reason(
+                drop <= gate.max_drop,
+                f"test {gate.metric} {value:.4f} vs main {base_value:.4f}: change {-drop:+.4f} "
+                f"(largest drop allowed {gate.max_drop})",
+            )
+        )
     for summary in validation_summaries:
         for problem in summary["problems"]:
             if problem["check"] in validation.blocking_checks and problem["status"] in FAILING:
-                reasons.append(_reason(False, f"Deepchecks {problem['check']} ({summary['suite']}): "
-                                              f"{problem['condition']}: {problem['details']}"))
+                reasons.append(
+                    _reason(
+                        False,
+                        f"Deepchecks {problem['check']} ({summary['suite']}): "
+                        f"{problem['condition']}: {problem['details']}",
+                    )
+                )
     passed = all(reason["passed"] for reason in reasons)
-    return {"verdict": "pass" if passed else "fail", "metric": gate.metric, "value": value,
-            "baseline": base_value, "reasons": reasons}
+    return {
+        "verdict": "pass" if passed else "fail",
+        "metric": gate.metric,
+        "value": value,
+        "baseline": base_value,
+        "reasons": reasons,
+    }
 
 
 def _reason(passed: bool, text: str) -> dict[str, Any]:

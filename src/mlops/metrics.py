@@ -59,8 +59,10 @@ def classification_plots(y_true, proba, classes) -> dict[str, list[dict[str, Any
             {"recall": x, "precision": _round(np.interp(x, recall[::-1], envelope[::-1]))}
             for x in _round_all(GRID)
         ],
-        "calibration": calibration(truth if len(classes) == 2 else _top_label_hits(y_true, proba, classes),
-                                   scores if len(classes) == 2 else proba.max(axis=1)),
+        "calibration": calibration(
+            truth if len(classes) == 2 else _top_label_hits(y_true, proba, classes),
+            scores if len(classes) == 2 else proba.max(axis=1),
+        ),
     }
 
 
@@ -75,8 +77,14 @@ def calibration(hits: np.ndarray, confidence: np.ndarray, bins: int = 10) -> lis
     for b in range(bins):
         chosen = index == b
         if chosen.any():
-            rows.append({"bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "predicted": _round(confidence[chosen].mean()),
-                         "observed": _round(hits[chosen].mean()), "count": int(chosen.sum())})
+            rows.append(
+                {
+                    "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
+                    "predicted": _round(confidence[chosen].mean()),
+                    "observed": _round(hits[chosen].mean()),
+                    "count": int(chosen.sum()),
+                }
+            )
     return rows
 
 
@@ -93,11 +101,15 @@ def regression_plots(y_true, y_pred, bins: int = 10) -> dict[str, list[dict[str,
     deciles = np.array_split(order, bins)
     predicted_vs_actual = [
         {"bin": i + 1, "predicted": _round(y_pred[d].mean()), "actual": _round(y_true[d].mean())}
-        for i, d in enumerate(deciles) if len(d)
+        for i, d in enumerate(deciles)
+        if len(d)
     ]
     residuals = y_true - y_pred
     counts, edges = np.histogram(residuals, bins=15)
-    histogram = [{"residual": _round((lo + hi) / 2), "count": int(n)} for lo, hi, n in zip(edges, edges[1:], counts, strict=False)]
+    histogram = [
+        {"residual": _round((lo + hi) / 2), "count": int(n)}
+        for lo, hi, n in zip(edges, edges[1:], counts, strict=False)
+    ]
     return {"predicted_vs_actual": predicted_vs_actual, "residuals": histogram}
 
 

@@ -52,7 +52,13 @@ def make_estimator(model: ModelParams, task: str):
 
 def as_text(values: pd.DataFrame) -> np.ndarray:
     """Categories as strings (numbers-as-codes included), missing kept missing for the imputer."""
-    return values.astype(object).where(values.notna(), np.nan).astype(str).where(values.notna(), np.nan).to_numpy()
+    return (
+        values.astype(object)
+        .where(values.notna(), np.nan)
+        .astype(str)
+        .where(values.notna(), np.nan)
+        .to_numpy()
+    )
 
 
 def build_pipeline(features: Features, estimator) -> Pipeline:
@@ -64,7 +70,10 @@ def build_pipeline(features: Features, estimator) -> Pipeline:
         OneHotEncoder(handle_unknown="ignore", sparse_output=False),
     )
     preprocess = ColumnTransformer(
-        [("numeric", numeric, list(features.numeric)), ("categorical", categorical, list(features.categorical))],
+        [
+            ("numeric", numeric, list(features.numeric)),
+            ("categorical", categorical, list(features.categorical)),
+        ],
         verbose_feature_names_out=False,
     )
     return Pipeline([("preprocess", preprocess), ("estimator", estimator)])

@@ -23,15 +23,40 @@ GATE_METRICS = {
 
 # The checks of Deepchecks' data_integrity, train_test_validation and model_evaluation suites.
 DEEPCHECKS_CHECKS = (
-    "Is Single Value", "Special Characters", "Mixed Nulls", "Mixed Data Types", "String Mismatch",
-    "Data Duplicates", "String Length Out Of Bounds", "Conflicting Labels", "Outlier Sample Detection",
-    "Feature Label Correlation", "Feature Feature Correlation", "Identifier Label Correlation",
-    "Datasets Size Comparison", "New Label Train Test", "New Category Train Test",
-    "String Mismatch Comparison", "Date Train Test Leakage Duplicates", "Date Train Test Leakage Overlap",
-    "Index Train Test Leakage", "Train Test Samples Mix", "Feature Label Correlation Change",
-    "Feature Drift", "Label Drift", "Multivariate Drift", "Train Test Performance", "Roc Report",
-    "Confusion Matrix Report", "Prediction Drift", "Simple Model Comparison", "Weak Segments Performance",
-    "Calibration Score", "Regression Error Distribution", "Unused Features", "Boosting Overfit",
+    "Is Single Value",
+    "Special Characters",
+    "Mixed Nulls",
+    "Mixed Data Types",
+    "String Mismatch",
+    "Data Duplicates",
+    "String Length Out Of Bounds",
+    "Conflicting Labels",
+    "Outlier Sample Detection",
+    "Feature Label Correlation",
+    "Feature Feature Correlation",
+    "Identifier Label Correlation",
+    "Datasets Size Comparison",
+    "New Label Train Test",
+    "New Category Train Test",
+    "String Mismatch Comparison",
+    "Date Train Test Leakage Duplicates",
+    "Date Train Test Leakage Overlap",
+    "Index Train Test Leakage",
+    "Train Test Samples Mix",
+    "Feature Label Correlation Change",
+    "Feature Drift",
+    "Label Drift",
+    "Multivariate Drift",
+    "Train Test Performance",
+    "Roc Report",
+    "Confusion Matrix Report",
+    "Prediction Drift",
+    "Simple Model Comparison",
+    "Weak Segments Performance",
+    "Calibration Score",
+    "Regression Error Distribution",
+    "Unused Features",
+    "Boosting Overfit",
     "Model Inference Time",
 )
 
@@ -165,8 +190,7 @@ def _reject_unknown(raw: dict[str, Any], allowed: dict[str, Any], where: str) ->
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
             raise UserError(
-                f"{where} has an unknown key '{key}'.{suggestion} "
-                f"Allowed keys: {', '.join(allowed)}."
+                f"{where} has an unknown key '{key}'.{suggestion} Allowed keys: {', '.join(allowed)}."
             )
 
 
@@ -185,12 +209,27 @@ def _check_values(params: Params, source: str) -> None:
     if not isinstance(model.hyperparameters, dict):
         raise UserError(f"{source}: model.hyperparameters must be a mapping, e.g. {{max_iter: 200}}.")
     checks = [
-        ("split.test_size", split.test_size, isinstance(split.test_size, float) and 0 < split.test_size < 1, "a fraction between 0 and 1, e.g. 0.2"),
+        (
+            "split.test_size",
+            split.test_size,
+            isinstance(split.test_size, float) and 0 < split.test_size < 1,
+            "a fraction between 0 and 1, e.g. 0.2",
+        ),
         ("split.seed", split.seed, _is_int(split.seed), "an integer"),
         ("model.seed", model.seed, _is_int(model.seed), "an integer"),
-        ("validation.n_samples", params.validation.n_samples, _is_int(params.validation.n_samples) and params.validation.n_samples >= 100, "an integer of at least 100"),
+        (
+            "validation.n_samples",
+            params.validation.n_samples,
+            _is_int(params.validation.n_samples) and params.validation.n_samples >= 100,
+            "an integer of at least 100",
+        ),
         ("gate.min", gate.min, _is_number(gate.min), "a number, e.g. 0.7"),
-        ("gate.max_drop", gate.max_drop, _is_number(gate.max_drop) and gate.max_drop >= 0, "a number of at least 0, e.g. 0.02"),
+        (
+            "gate.max_drop",
+            gate.max_drop,
+            _is_number(gate.max_drop) and gate.max_drop >= 0,
+            "a number of at least 0, e.g. 0.02",
+        ),
     ]
     for check in params.validation.blocking_checks:
         _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.blocking_checks entry")

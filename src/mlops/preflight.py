@@ -46,7 +46,9 @@ def ensure_data(params: Params, repo: Repo) -> str:
         example_data.write_csv(example_data.generate(), EXAMPLE)
         if repo.status(targets=[DATA_DVC]):
             shutil.rmtree(EXAMPLE.parent)
-            raise UserError(_no_remote(path, "and the example generator does not reproduce the data data.dvc pins."))
+            raise UserError(
+                _no_remote(path, "and the example generator does not reproduce the data data.dvc pins.")
+            )
         return "bundled example data regenerated"
     raise UserError(_no_remote(path, "and it is not the bundled example."))
 

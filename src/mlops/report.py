@@ -39,7 +39,9 @@ class Provenance:
     timings: dict[str, float]
 
 
-def render(gate: dict, current: Snapshot, base: Snapshot | None, model_validation: dict, prov: Provenance) -> str:
+def render(
+    gate: dict, current: Snapshot, base: Snapshot | None, model_validation: dict, prov: Provenance
+) -> str:
     """The whole report as Markdown."""
     sections = [
         _verdict(gate),
@@ -63,7 +65,10 @@ def _verdict(gate: dict) -> str:
 def _metrics(current: dict, base: dict | None, gate_metric: str) -> str:
     lines = ["### Metrics (test set)", ""]
     if base is None:
-        lines += ["No baseline: main has no committed metrics yet, so there is nothing to compare with.", ""]
+        lines += [
+            "No baseline: main has no committed metrics yet, so there is nothing to compare with.",
+            "",
+        ]
     lines += ["| metric | main | this change | change |", "|---|---:|---:|---:|"]
     for name, value in current["test"].items():
         old = (base or {}).get("test", {}).get(name)
@@ -72,7 +77,10 @@ def _metrics(current: dict, base: dict | None, gate_metric: str) -> str:
         lines.append(f"| {label} | {_num(old)} | {_num(value)} | {change} |")
     train = current.get("train", {}).get(gate_metric)
     if train is not None:
-        lines += ["", f"Train-set {gate_metric}: {train:.4f} (a large gap to the test set suggests overfitting)."]
+        lines += [
+            "",
+            f"Train-set {gate_metric}: {train:.4f} (a large gap to the test set suggests overfitting).",
+        ]
     return "\n".join(lines)
 
 
@@ -103,7 +111,10 @@ def _data(current: Snapshot, base: Snapshot | None) -> str:
         added = [c for c in profile["columns"] if c not in old["columns"]]
         removed = [c for c in old["columns"] if c not in profile["columns"]]
         if added or removed:
-            lines += ["", f"Columns added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}."]
+            lines += [
+                "",
+                f"Columns added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}.",
+            ]
         if base.data_hash == current.data_hash:
             lines += ["", "The data is the same as on main."]
     warnings = current.data_summary.get("schema_warnings", [])
@@ -114,21 +125,67 @@ def _data(current: Snapshot, base: Snapshot | None) -> str:
 def _charts(plots: dict, base_plots: dict) -> str:
     lines = ["### Charts"]
     if "roc" in plots:
-        lines.append(_line_chart("ROC (test set)", "false positive rate", "true positive rate",
-                                 plots["roc"], "fpr", "tpr", base_plots.get("roc")))
-        lines.append(_line_chart("Precision-recall (test set)", "recall", "precision",
-                                 plots["precision_recall"], "recall", "precision", base_plots.get("precision_recall")))
-        lines.append(_line_chart("Calibration: observed rate per predicted-probability bin", "bin", "observed",
-                                 plots["calibration"], "bin", "observed", None))
+        lines.append(
+            _line_chart(
+                "ROC (test set)",
+                "false positive rate",
+                "true positive rate",
+                plots["roc"],
+                "fpr",
+                "tpr",
+                base_plots.get("roc"),
+            )
+        )
+        lines.append(
+            _line_chart(
+                "Precision-recall (test set)",
+                "recall",
+                "precision",
+                plots["precision_recall"],
+                "recall",
+                "precision",
+                base_plots.get("precision_recall"),
+            )
+        )
+        lines.append(
+            _line_chart(
+                "Calibration: observed rate per predicted-probability bin",
+                "bin",
+                "observed",
+                plots["calibration"],
+                "bin",
+                "observed",
+                None,
+            )
+        )
     if "predicted_vs_actual" in plots:
-        lines.append(_line_chart("Mean actual per predicted decile", "decile", "actual",
-                                 plots["predicted_vs_actual"], "bin", "actual", None))
-        lines.append(_bar_chart("Residuals", [f"{r['residual']:g}" for r in plots["residuals"]],
-                                [r["count"] for r in plots["residuals"]]))
+        lines.append(
+            _line_chart(
+                "Mean actual per predicted decile",
+                "decile",
+                "actual",
+                plots["predicted_vs_actual"],
+                "bin",
+                "actual",
+                None,
+            )
+        )
+        lines.append(
+            _bar_chart(
+                "Residuals",
+                [f"{r['residual']:g}" for r in plots["residuals"]],
+                [r["count"] for r in plots["residuals"]],
+            )
+        )
     if "feature_importance" in plots:
         top = plots["feature_importance"][:15]
-        lines.append(_bar_chart("Permutation feature importance (test set)", [r["feature"] for r in top],
-                                [r["importance"] for r in top]))
+        lines.append(
+            _bar_chart(
+                "Permutation feature importance (test set)",
+                [r["feature"] for r in top],
+                [r["importance"] for r in top],
+            )
+        )
     if "confusion_matrix" in plots:
         lines.append(_confusion(plots["confusion_matrix"]))
     if base_plots.get("roc"):
@@ -136,29 +193,52 @@ def _charts(plots: dict, base_plots: dict) -> str:
     return "\n\n".join(lines)
 
 
-def _line_chart(title: str, x_title: str, y_title: str, rows: list, x: str, y: str, base_rows: list | None) -> str:
+def _line_chart(
+    title: str, x_title: str, y_title: str, rows: list, x: str, y: str, base_rows: list | None
+) -> str:
     labels = ", ".join(f'"{r[x]}"' for r in rows)
     series = [f"    line [{', '.join(str(r[y]) for r in rows)}]"]
     if base_rows and [r[x] for r in base_rows] == [r[x] for r in rows]:
         series.append(f"    line [{', '.join(str(r[y]) for r in base_rows)}]")
-    return "\n".join(["```mermaid", "xychart-beta", f'    title "{title}"', f'    x-axis "{x_title}" [{labels}]',
-                      f'    y-axis "{y_title}" 0 --> 1' if y_title != "actual" else f'    y-axis "{y_title}"',
-                      *series, "```"])
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{title}"',
+            f'    x-axis "{x_title}" [{labels}]',
+            f'    y-axis "{y_title}" 0 --> 1' if y_title != "actual" else f'    y-axis "{y_title}"',
+            *series,
+            "```",
+        ]
+    )
 
 
 def _bar_chart(title: str, labels: list[str], values: list[float]) -> str:
     quoted = ", ".join(f'"{label}"' for label in labels)
-    return "\n".join(["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{quoted}]",
-                      f"    bar [{', '.join(str(v) for v in values)}]", "```"])
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{title}"',
+            f"    x-axis [{quoted}]",
+            f"    bar [{', '.join(str(v) for v in values)}]",
+            "```",
+        ]
+    )
 
 
 def _confusion(confusion: dict) -> str:
     labels = confusion["labels"]
-    lines = ["Confusion matrix (rows: actual, columns: predicted)", "",
-             "| actual \\ predicted | " + " | ".join(f"`{x}`" for x in labels) + " |",
-             "|---|" + "---:|" * len(labels)]
-    lines += [f"| `{label}` | " + " | ".join(f"{n:,}" for n in row) + " |"
-              for label, row in zip(labels, confusion["matrix"], strict=True)]
+    lines = [
+        "Confusion matrix (rows: actual, columns: predicted)",
+        "",
+        "| actual \\ predicted | " + " | ".join(f"`{x}`" for x in labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    lines += [
+        f"| `{label}` | " + " | ".join(f"{n:,}" for n in row) + " |"
+        for label, row in zip(labels, confusion["matrix"], strict=True)
+    ]
     return "\n".join(lines)
 
 
@@ -168,29 +248,54 @@ def _deepchecks(summaries: list[dict], params: dict) -> str:
     skipped = [(s["suite"], p) for s in summaries for p in s["problems"] if p["status"] == "NOT RUN"]
     lines = ["### Deepchecks", ""]
     totals = {k: sum(s["counts"][k] for s in summaries) for k in ("PASS", "WARN", "FAIL", "ERROR")}
-    lines.append(", ".join(f"{v} {k.lower()}" for k, v in totals.items()) + " conditions across "
-                 + ", ".join(s["suite"] for s in summaries) + ".")
+    lines.append(
+        ", ".join(f"{v} {k.lower()}" for k, v in totals.items())
+        + " conditions across "
+        + ", ".join(s["suite"] for s in summaries)
+        + "."
+    )
     if ran:
-        lines += ["", "| check | status | blocks the gate | condition | details |", "|---|---|---|---|---|"]
-        lines += [f"| {p['check']} | {p['status']} | {'yes' if p['check'] in blocking else 'no'} "
-                  f"| {_cell(p['condition'])} | {_cell(p['details'])} |" for _, p in ran]
+        lines += [
+            "",
+            "| check | status | blocks the gate | condition | details |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {p['check']} | {p['status']} | {'yes' if p['check'] in blocking else 'no'} "
+            f"| {_cell(p['condition'])} | {_cell(p['details'])} |"
+            for _, p in ran
+        ]
     if skipped:
         lines += ["", "<details><summary>Checks that did not run</summary>", ""]
         lines += [f"- {p['check']} ({suite}): {p['details']}" for suite, p in skipped]
         lines += ["", "</details>"]
-    lines += ["", "Full reports: " + ", ".join(f"`reports/{name}.html`" for name in HTML_REPORTS)
-              + " (attached to the CI run)."]
+    lines += [
+        "",
+        "Full reports: "
+        + ", ".join(f"`reports/{name}.html`" for name in HTML_REPORTS)
+        + " (attached to the CI run).",
+    ]
     return "\n".join(lines)
 
 
 def _provenance(current: Snapshot, prov: Provenance) -> str:
-    commit = f"`{prov.commit[:12]}`{' + uncommitted changes' if prov.dirty else ''}" if prov.commit else "none yet"
+    commit = (
+        f"`{prov.commit[:12]}`{' + uncommitted changes' if prov.dirty else ''}" if prov.commit else "none yet"
+    )
     base = f"`{prov.baseline_ref}` @ `{prov.baseline_commit[:12]}`" if prov.baseline_commit else "none"
-    lines = ["### Provenance", "", f"- commit: {commit}", f"- baseline: {base}",
-             f"- data hash: `{current.data_hash or '—'}`", f"- model hash (md5 of models/model.joblib): `{prov.model_hash or '—'}`"]
+    lines = [
+        "### Provenance",
+        "",
+        f"- commit: {commit}",
+        f"- baseline: {base}",
+        f"- data hash: `{current.data_hash or '—'}`",
+        f"- model hash (md5 of models/model.joblib): `{prov.model_hash or '—'}`",
+    ]
     if prov.timings:
-        lines.append("- stage durations (last run here): "
-                     + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in prov.timings.items()))
+        lines.append(
+            "- stage durations (last run here): "
+            + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in prov.timings.items())
+        )
     return "\n".join(lines)
 
 
@@ -234,7 +339,9 @@ def _plots(directory: Path) -> dict[str, Any]:
 
 
 def _base_plots(ref: str) -> dict[str, Any]:
-    return {name: baseline.read_json(ref, f"reports/plots/{name}.json") for name in ("roc", "precision_recall")}
+    return {
+        name: baseline.read_json(ref, f"reports/plots/{name}.json") for name in ("roc", "precision_recall")
+    }
 
 
 @cli
@@ -263,10 +370,20 @@ def main(argv: list[str] | None = None) -> None:
             plots=_base_plots(ref),
         )
     prov = Provenance(
-        commit=baseline.commit(), dirty=baseline.is_dirty(), baseline_ref=ref,
-        baseline_commit=ref and baseline.commit(ref), model_hash=file_md5(args.model), timings=read_timings(),
+        commit=baseline.commit(),
+        dirty=baseline.is_dirty(),
+        baseline_ref=ref,
+        baseline_commit=ref and baseline.commit(ref),
+        model_hash=file_md5(args.model),
+        timings=read_timings(),
     )
-    markdown = render(_read_json(reports / "gate.json"), current, base, _read_json(reports / "model_validation.json"), prov)
+    markdown = render(
+        _read_json(reports / "gate.json"),
+        current,
+        base,
+        _read_json(reports / "model_validation.json"),
+        prov,
+    )
     args.output.write_text(markdown)
     print(f"Report: {args.output}")
 

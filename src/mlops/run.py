@@ -26,8 +26,10 @@ def main() -> int:
         for note in preflight.check(params):
             print(f"preflight: {note}")
         if dvc(["repro"]) != 0:
-            print("error: `dvc repro` failed (see above); the last good model and reports are kept.",
-                  file=sys.stderr)
+            print(
+                "error: `dvc repro` failed (see above); the last good model and reports are kept.",
+                file=sys.stderr,
+            )
             return 1
     else:
         print("Every stage is up to date: nothing to reproduce.")

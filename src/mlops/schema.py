@@ -77,7 +77,9 @@ def check_frame(frame: pd.DataFrame, schema: dict[str, dict[str, Any]], data: Da
     return findings
 
 
-def _check_roles(frame: pd.DataFrame, schema: dict, data: DataParams, features: Features, findings: Findings) -> None:
+def _check_roles(
+    frame: pd.DataFrame, schema: dict, data: DataParams, features: Features, findings: Findings
+) -> None:
     wanted = {data.target: "the target", data.datetime_column: "the datetime column"}
     wanted.update({c: "a feature" for c in features.all})
     for column, role in wanted.items():
@@ -94,7 +96,9 @@ def _check_roles(frame: pd.DataFrame, schema: dict, data: DataParams, features: 
         )
 
 
-def _check_column(values: pd.Series, column: str, spec: dict | None, categorical: bool, findings: Findings) -> None:
+def _check_column(
+    values: pd.Series, column: str, spec: dict | None, categorical: bool, findings: Findings
+) -> None:
     present = values.dropna()
     if present.empty:
         findings.errors.append(
@@ -182,7 +186,9 @@ def load_schema(path: str | Path) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         raise UserError(f"The schema file {path} is missing. Run `make run` to infer it from the data.")
     except (KeyError, TypeError, yaml.YAMLError):
-        raise UserError(f"The schema file {path} is not a valid schema. Delete it and run `make run` to infer it again.")
+        raise UserError(
+            f"The schema file {path} is not a valid schema. Delete it and run `make run` to infer it again."
+        )
 
 
 def save_schema(schema: dict[str, dict[str, Any]], path: str | Path) -> None:

@@ -25,7 +25,9 @@ def split(frame: pd.DataFrame, data: DataParams, params: SplitParams) -> tuple[p
 
     stratify = None if data.task == "regression" else frame[data.target]
     try:
-        return train_test_split(frame, test_size=params.test_size, random_state=params.seed, stratify=stratify)
+        return train_test_split(
+            frame, test_size=params.test_size, random_state=params.seed, stratify=stratify
+        )
     except ValueError as error:
         raise UserError(
             f"Cannot split the data into train and test sets: {error}. Add rows for the rarest "

@@ -18,7 +18,7 @@ def deepchecks_tabular():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import deepchecks.tabular
-        import deepchecks.tabular.suites  # noqa: F401
+        import deepchecks.tabular.suites
     return deepchecks.tabular
 
 
@@ -50,8 +50,12 @@ def summarize(result) -> dict[str, Any]:
     counts = {"PASS": 0, "WARN": 0, "FAIL": 0, "ERROR": 0, "NOT RUN": 0}
     for check_result in _unique_by_check(result.get_not_ran_checks()):
         problems.append(
-            {"check": check_result.check.name(), "condition": "check did not run",
-             "status": "NOT RUN", "details": str(check_result.exception).splitlines()[0][:300]}
+            {
+                "check": check_result.check.name(),
+                "condition": "check did not run",
+                "status": "NOT RUN",
+                "details": str(check_result.exception).splitlines()[0][:300],
+            }
         )
         counts["NOT RUN"] += 1
     for check_result in result.results:
@@ -60,8 +64,12 @@ def summarize(result) -> dict[str, Any]:
             counts[status] += 1
             if status != "PASS":
                 problems.append(
-                    {"check": check_result.check.name(), "condition": condition.name,
-                     "status": status, "details": condition.details}
+                    {
+                        "check": check_result.check.name(),
+                        "condition": condition.name,
+                        "status": status,
+                        "details": condition.details,
+                    }
                 )
     return {"suite": result.name, "counts": counts, "problems": problems}
 

@@ -23,6 +23,4 @@ def timed(stage: str, directory: Path = TIMINGS_DIR) -> Iterator[None]:
 
 def read_timings(directory: Path = TIMINGS_DIR) -> dict[str, float]:
     """Seconds per stage, for stages that have run here."""
-    return {
-        path.stem: json.loads(path.read_text())["seconds"] for path in sorted(directory.glob("*.json"))
-    }
+    return {path.stem: json.loads(path.read_text())["seconds"] for path in sorted(directory.glob("*.json"))}

@@ -21,7 +21,10 @@ def profile(frame: pd.DataFrame, data: DataParams) -> dict[str, Any]:
     """Rows, columns, missing values and the target's distribution, for the report's data section."""
     target = frame[data.target]
     if data.task == "regression":
-        distribution = {"mean": round(float(target.mean()), 4), "std": round(float(target.std()), 4)}
+        distribution = {
+            "mean": round(float(target.mean()), 4),
+            "std": round(float(target.std()), 4),
+        }
     else:
         shares = target.astype(str).value_counts(normalize=True).sort_index()
         distribution = {label: round(float(share), 4) for label, share in shares.items()}

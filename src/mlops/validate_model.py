@@ -18,15 +18,26 @@ from mlops.schema import load_schema, resolve_features
 from mlops.timings import timed
 
 
-def validate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, importance: pd.Series,
-             features: Features, params: Params) -> dict:
+def validate(
+    model: Pipeline,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    importance: pd.Series,
+    features: Features,
+    params: Params,
+) -> dict:
     """Run both suites with the model's own predictions; return {suite name: result}."""
     tabular = suites.deepchecks_tabular()
     n, seed = params.validation.n_samples, params.model.seed
     train = train.sample(min(n, len(train)), random_state=seed)
     test = test.sample(min(n, len(test)), random_state=seed)
-    test.index += len(train.index.union(test.index))  # disjoint indexes: Deepchecks aligns predictions by index
-    (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = predict(model, train), predict(model, test)
+    test.index += len(
+        train.index.union(test.index)
+    )  # disjoint indexes: Deepchecks aligns predictions by index
+    (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
+        predict(model, train),
+        predict(model, test),
+    )
     inputs = {
         "train_dataset": suites.make_dataset(train, features, params.data, "train"),
         "test_dataset": suites.make_dataset(test, features, params.data, "test"),
@@ -35,12 +46,18 @@ def validate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, importanc
         "y_pred_test": y_pred_test,
     }
     if y_proba_train is not None:
-        inputs.update(y_proba_train=y_proba_train, y_proba_test=y_proba_test, model_classes=list(model.classes_))
+        inputs.update(
+            y_proba_train=y_proba_train,
+            y_proba_test=y_proba_test,
+            model_classes=list(model.classes_),
+        )
     return {
         "train_test_validation": suites.run_suite(
-            tabular.suites.train_test_validation(n_samples=n, random_state=seed), **inputs),
+            tabular.suites.train_test_validation(n_samples=n, random_state=seed), **inputs
+        ),
         "model_evaluation": suites.run_suite(
-            tabular.suites.model_evaluation(n_samples=n, random_state=seed), **inputs),
+            tabular.suites.model_evaluation(n_samples=n, random_state=seed), **inputs
+        ),
     }
 
 
@@ -53,11 +70,22 @@ def main() -> None:
     with timed("validate_model"):
         params = load_params()
         features = resolve_features(load_schema(args.schema), params.data)
-        importance = pd.DataFrame(json.loads(args.importance.read_text())).set_index("feature")["importance"].clip(lower=0)
-        results = validate(joblib.load(args.model), pd.read_parquet(args.train), pd.read_parquet(args.test),
-                           importance, features, params)
+        importance = (
+            pd.DataFrame(json.loads(args.importance.read_text()))
+            .set_index("feature")["importance"]
+            .clip(lower=0)
+        )
+        results = validate(
+            joblib.load(args.model),
+            pd.read_parquet(args.train),
+            pd.read_parquet(args.test),
+            importance,
+            features,
+            params,
+        )
         args.summary.write_text(
-            json.dumps({name: suites.summarize(r) for name, r in results.items()}, indent=2) + "\n")
+            json.dumps({name: suites.summarize(r) for name, r in results.items()}, indent=2) + "\n"
+        )
         for name, result in results.items():
             suites.save_html(result, args.html_dir / f"{name}.html")
 
