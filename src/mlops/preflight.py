@@ -28,7 +28,7 @@ def ensure_data(params: Params, repo: Repo) -> str:
     """Make data.path present and matching data.dvc; return what was done."""
     path = Path(params.data.path)
     if path.exists():
-        if repo.status(targets=[DATA_DVC]):
+        if _modified(repo):
             return "data differs from data.dvc: run `dvc add data` and commit data.dvc to track it"
         return "data present and matching data.dvc"
     if repo.config["core"].get("remote") or repo.config["remote"]:
@@ -44,13 +44,22 @@ def ensure_data(params: Params, repo: Repo) -> str:
         from mlops import example_data
 
         example_data.write_csv(example_data.generate(), EXAMPLE)
-        if repo.status(targets=[DATA_DVC]):
+        if _modified(repo):
             shutil.rmtree(EXAMPLE.parent)
             raise UserError(
                 _no_remote(path, "and the example generator does not reproduce the data data.dvc pins.")
             )
+        repo.commit(DATA_DVC, force=True)  # same hash as data.dvc: only fills the DVC cache
         return "bundled example data regenerated"
     raise UserError(_no_remote(path, "and it is not the bundled example."))
+
+
+def _modified(repo: Repo) -> bool:
+    """Whether data/ differs from what data.dvc pins ("not in cache" alone is no difference)."""
+    changes = repo.status(targets=[DATA_DVC]).get(DATA_DVC, [])
+    return any(
+        state != "not in cache" for change in changes for state in change.get("changed outs", {}).values()
+    )
 
 
 def _no_remote(path: Path, why: str) -> str:
