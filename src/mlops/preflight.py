@@ -1,15 +1,16 @@
 """Before the pipeline runs: params valid, data present, data within its contract.
 
 Failing here changes nothing on disk, so the last good model, metrics and reports stay as they
-are. Getting data: present and matching data.dvc -> nothing to do; a DVC remote configured ->
-``dvc pull``; data.dvc pins the bundled example -> regenerate it; otherwise say how to add a remote.
+are. Getting data: present -> nothing to do; a DVC remote configured -> ``dvc pull``; data.dvc
+pins the bundled example (``meta.example`` holds the generator's arguments) -> regenerate it and
+check the hash; otherwise say how to add a remote.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+import yaml
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
@@ -20,7 +21,6 @@ from mlops.params import Params, load_params
 # to import, and a re-run with nothing changed needs neither.
 
 SCHEMA = Path("schema.yaml")
-EXAMPLE = Path("data/churn.csv")
 DATA_DVC = "data.dvc"
 
 
@@ -40,18 +40,23 @@ def ensure_data(params: Params, repo: Repo) -> str:
                 "credentials (`dvc remote list`; README: Use your own data)."
             )
         return "data pulled from the DVC remote"
-    if path == EXAMPLE:
+    example = _example_spec()
+    if example is not None:
         from mlops import example_data
 
-        example_data.write_csv(example_data.generate(), EXAMPLE)
+        example_data.write_csv(example_data.generate(**example), path)
         if _modified(repo):
-            shutil.rmtree(EXAMPLE.parent)
-            raise UserError(
-                _no_remote(path, "and the example generator does not reproduce the data data.dvc pins.")
-            )
+            path.unlink()  # never leave a file that is not the pinned data
+            raise UserError(_no_remote(path, "and data.dvc no longer pins the bundled example."))
         repo.commit(DATA_DVC, force=True)  # same hash as data.dvc: only fills the DVC cache
         return "bundled example data regenerated"
     raise UserError(_no_remote(path, "and it is not the bundled example."))
+
+
+def _example_spec() -> dict | None:
+    """The generator's arguments when data.dvc pins the bundled example (its ``meta.example``)."""
+    meta = yaml.safe_load(Path(DATA_DVC).read_text()).get("meta") or {}
+    return meta.get("example")
 
 
 def _modified(repo: Repo) -> bool:

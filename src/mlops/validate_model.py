@@ -31,9 +31,9 @@ def validate(
     n, seed = params.validation.n_samples, params.model.seed
     train = train.sample(min(n, len(train)), random_state=seed)
     test = test.sample(min(n, len(test)), random_state=seed)
-    test.index += len(
-        train.index.union(test.index)
-    )  # disjoint indexes: Deepchecks aligns predictions by index
+    # Disjoint indexes, or Deepchecks renames them and warns (it aligns predictions by index).
+    train = train.reset_index(drop=True)
+    test = test.set_axis(range(len(train), len(train) + len(test)))
     (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
         predict(model, train),
         predict(model, test),
