@@ -31,7 +31,7 @@ def ensure_data(params: Params, repo: Repo) -> str:
         if _modified(repo):
             return "data differs from data.dvc: run `dvc add data` and commit data.dvc to track it"
         return "data present and matching data.dvc"
-    if repo.config["core"].get("remote") or repo.config["remote"]:
+    if has_remote(repo):
         try:
             repo.pull(targets=[DATA_DVC])
         except DvcException as error:
@@ -51,6 +51,11 @@ def ensure_data(params: Params, repo: Repo) -> str:
         repo.commit(DATA_DVC, force=True)  # same hash as data.dvc: only fills the DVC cache
         return "bundled example data regenerated"
     raise UserError(_no_remote(path, "and it is not the bundled example."))
+
+
+def has_remote(repo: Repo) -> bool:
+    """Whether a DVC remote is configured (then data and cached runs come from it)."""
+    return bool(repo.config["core"].get("remote") or repo.config["remote"])
 
 
 def _example_spec() -> dict | None:

@@ -22,10 +22,12 @@ def main() -> int:
     with Repo() as repo:
         print(f"preflight: {preflight.ensure_data(params, repo)}")
         changed = repo.status()
+        # With a remote, stages already run elsewhere (same code, params, data) are restored, not rerun.
+        repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
     if changed:
         for note in preflight.check(params):
             print(f"preflight: {note}")
-        if dvc(["repro"]) != 0:
+        if dvc(repro) != 0:
             print(
                 "error: `dvc repro` failed (see above); the last good model and reports are kept.",
                 file=sys.stderr,
