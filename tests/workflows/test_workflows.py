@@ -1,0 +1,256 @@
+"""The real workflow files, checked statically and run with `act` in host mode.
+
+Only the remote actions (through --local-repository, see stand_ins/) and GitHub's API (a `gh` and
+a `cml` that keep pull requests and comments in a directory) are stand-ins; every `run:` step of
+the workflows, the pipeline included, runs for real on a small copy of this project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+STAND_INS = Path(__file__).parent / "stand_ins"
+BIN = Path(sys.executable).parent
+ROWS = 1500
+
+pytestmark = pytest.mark.integration
+
+
+def test_zizmor_finds_nothing():
+    result = subprocess.run(
+        [BIN / "zizmor", "--offline", "--no-progress", WORKFLOWS], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_workflows_match_githubs_schema():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_trusted_workflow_runs_no_pull_request_code():
+    text = (WORKFLOWS / "report-comment.yml").read_text()
+    workflow = yaml.safe_load(text)
+    steps = workflow["jobs"]["comment"]["steps"]
+    assert not any("checkout" in step.get("uses", "") for step in steps)
+    assert "secrets." not in text
+    assert "pull_request_target" not in (WORKFLOWS / "ci.yml").read_text() + text
+
+
+def test_third_party_actions_are_pinned_by_commit():
+    for path in WORKFLOWS.glob("*.yml"):
+        for ref in re.findall(r"uses:\s*(\S+)", path.read_text()):
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref}"
+
+
+# --- running the workflows -------------------------------------------------------------------
+
+
+def _git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=project, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    path = f"{STAND_INS / 'github-api'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"
+    return {
+        **os.environ,
+        "PATH": path,
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_PAGER": "cat",
+        "DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY": "True",
+        **extra,
+    }
+
+
+def _edit_params(project: Path, edit) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    edit(params)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _shrink(params: dict) -> None:
+    params["validation"]["n_samples"] = 300
+    params["model"]["hyperparameters"]["max_iter"] = 30
+
+
+def _stand_in_flags() -> list[str]:
+    """--local-repository for every remote action the workflows use (checkout is act's own)."""
+    refs = {ref for path in WORKFLOWS.glob("*.yml") for ref in re.findall(r"uses:\s*(\S+)", path.read_text())}
+    flags = []
+    for ref in sorted(refs):
+        name = ref.split("@")[0].split("/")[1]
+        if name != "checkout":
+            flags += ["--local-repository", f"{ref}={STAND_INS / name}"]
+    return flags
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A small copy of this project whose main branch has run the pipeline (the baseline)."""
+    project = tmp_path_factory.mktemp("project")
+    files = _git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard").splitlines()
+    for name in files:
+        if (ROOT / name).is_file():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, project / name)
+    _git(project, "init", "-q", "-b", "main")
+    _git(project, "config", "user.email", "test@example.com")
+    _git(project, "config", "user.name", "test")
+    _edit_params(project, _shrink)
+    subprocess.run(
+        [BIN / "python", "-m", "mlops.example_data", "data/churn.csv", "--rows", str(ROWS)],
+        cwd=project,
+        check=True,
+        env=_env(),
+    )
+    subprocess.run([BIN / "dvc", "add", "-q", "data"], cwd=project, check=True, env=_env())
+    pinned = yaml.safe_load((project / "data.dvc").read_text())
+    pinned["meta"] = {"example": {"rows": ROWS, "seed": 7}}
+    (project / "data.dvc").write_text(yaml.safe_dump(pinned, sort_keys=False))
+    subprocess.run(
+        [BIN / "python", "-m", "mlops.run"], cwd=project, check=True, env=_env(), capture_output=True
+    )
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "baseline")
+    return project
+
+
+def _branch(project: Path, name: str, edit) -> str:
+    _git(project, "checkout", "-q", "-B", name, "main")
+    _edit_params(project, edit)
+    _git(project, "commit", "-q", "-am", name)
+    return _git(project, "rev-parse", "HEAD")
+
+
+def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *flags: str):
+    event_file = state / f"{event}.json"
+    event_file.write_text(json.dumps(payload))
+    return subprocess.run(
+        [
+            BIN / "act",
+            event,
+            "-W",
+            f".github/workflows/{workflow}",
+            "-e",
+            event_file,
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            *_stand_in_flags(),
+            "--env",
+            f"ACT_ARTIFACTS={state / 'artifacts'}",
+            "--env",
+            f"FAKE_GITHUB={state}",
+            *flags,
+        ],
+        cwd=project,
+        env=_env(FAKE_GITHUB=str(state), ACT_ARTIFACTS=str(state / "artifacts")),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+
+def _pull_request(project: Path, state: Path, number: int, sha: str, *flags: str):
+    (state / "pulls").mkdir(parents=True, exist_ok=True)
+    (state / "pulls" / f"{number}.json").write_text(json.dumps({"headRefOid": sha}))
+    payload = {
+        "pull_request": {"number": number, "head": {"ref": "feature", "sha": sha}, "base": {"ref": "main"}}
+    }
+    return _act(project, "pull_request", "ci.yml", payload, state, "-j", "pipeline", *flags)
+
+
+def _comment(project: Path, state: Path, sha: str):
+    payload = {
+        "workflow_run": {
+            "id": 1,
+            "event": "pull_request",
+            "conclusion": "success",
+            "head_sha": sha,
+            "head_branch": "feature",
+            "head_repository": {"full_name": "fork/project"},
+        }
+    }
+    return _act(project, "workflow_run", "report-comment.yml", payload, state)
+
+
+def _comments(state: Path) -> list[dict]:
+    return json.loads((state / "comments.json").read_text())
+
+
+def test_pull_request_reports_against_main_and_comments_once(project, tmp_path):
+    remote = tmp_path / "dvc-remote"
+    dvc = [BIN / "dvc", "remote", "add", "--local", "-d", "storage", remote]
+    subprocess.run(dvc, cwd=project, check=True, env=_env())
+    subprocess.run([BIN / "dvc", "push", "-q"], cwd=project, check=True, env=_env())
+    (project / ".dvc" / "config.local").unlink()  # the workflow gets the remote from its secret
+    sha = _branch(project, "feature", lambda p: p["model"]["hyperparameters"].update(max_iter=40))
+
+    run = _pull_request(project, tmp_path, 7, sha, "-s", f"DVC_REMOTE_URL={remote}")
+    assert run.returncode == 0, run.stdout[-4000:]
+    artifact = tmp_path / "artifacts" / "model-report"
+    report = (artifact / "report.md").read_text()
+    assert report.startswith("## ✅ Model gate: PASS")
+    assert re.search(r"\| \*\*roc_auc\*\* \(gate\) \| 0\.\d{4} \| 0\.\d{4} \| [+-]0\.\d{4} \|", report)
+    assert "| `model.hyperparameters.max_iter` | 30 | 40 |" in report
+    assert (artifact / "pr-number").read_text().strip() == "7"
+    assert {"data_integrity.html", "model_evaluation.html", "gate.json"} <= {
+        p.name for p in artifact.iterdir()
+    }
+    assert any((remote / "runs").rglob("*")), "the run-cache was not pushed to the DVC remote"
+
+    first, second = _comment(project, tmp_path, sha), _comment(project, tmp_path, sha)
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert second.returncode == 0, second.stdout[-4000:]
+    [comment] = _comments(tmp_path)
+    assert comment["pr"] == 7 and comment["edits"] == 1 and comment["watermark"] == "Model report"
+    assert comment["body"] == report
+
+
+def test_worse_fork_pull_request_fails_the_gate_and_still_gets_its_comment(project, tmp_path):
+    sha = _branch(project, "fork-worse", lambda p: p["gate"].update(min=0.99))
+
+    run = _pull_request(project, tmp_path, 8, sha)  # no secrets, as for a fork
+    assert run.returncode != 0
+    assert "Job failed" in run.stdout
+    report = (tmp_path / "artifacts" / "model-report" / "report.md").read_text()
+    assert report.startswith("## ❌ Model gate: FAIL")
+    assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", report)
+    assert "bundled example data regenerated" in run.stdout
+
+    comment = _comment(project, tmp_path, sha)
+    assert comment.returncode == 0, comment.stdout[-4000:]
+    [posted] = _comments(tmp_path)
+    assert posted["pr"] == 8 and posted["body"] == report
+
+
+def test_comment_refuses_a_pull_request_number_that_does_not_match_the_commit(project, tmp_path):
+    artifact = tmp_path / "artifacts" / "model-report"
+    artifact.mkdir(parents=True)
+    (artifact / "report.md").write_text("## ✅ Model gate: PASS\n")
+    (artifact / "pr-number").write_text("9\n")
+    (tmp_path / "pulls").mkdir()
+    (tmp_path / "pulls" / "9.json").write_text(json.dumps({"headRefOid": "a" * 40}))
+
+    run = _comment(project, tmp_path, "b" * 40)
+    assert run.returncode != 0
+    assert "is not at the commit this report is for" in run.stdout + run.stderr
+    assert not (tmp_path / "comments.json").exists()
