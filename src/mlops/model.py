@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -17,10 +18,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import ThreadpoolController
 
 from mlops.errors import UserError
 from mlops.params import Features, ModelParams
 
+SMALL_BATCH = 1000
 ESTIMATOR_CLASSES = {
     ("linear", False): LogisticRegression,
     ("linear", True): Ridge,
@@ -52,13 +55,7 @@ def make_estimator(model: ModelParams, task: str):
 
 def as_text(values: pd.DataFrame) -> np.ndarray:
     """Categories as strings (numbers-as-codes included), missing kept missing for the imputer."""
-    return (
-        values.astype(object)
-        .where(values.notna(), np.nan)
-        .astype(str)
-        .where(values.notna(), np.nan)
-        .to_numpy()
-    )
+    return values.astype(str).where(values.notna(), np.nan).to_numpy()
 
 
 def build_pipeline(features: Features, estimator) -> Pipeline:
@@ -79,9 +76,18 @@ def build_pipeline(features: Features, estimator) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 def predict(model: Pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictions and, for classifiers, class probabilities (columns in ``model.classes_`` order)."""
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(frame)
-        return model.classes_[proba.argmax(axis=1)], proba
-    return model.predict(frame), None
+    # On a few rows, OpenMP threads cost more than they save: on 2 busy cores a one-row predict
+    # took a hundred milliseconds or more with them, and milliseconds with one thread.
+    limit = 1 if len(frame) < SMALL_BATCH else None
+    with _threadpools().limit(limits=limit):
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(frame)
+            return model.classes_[proba.argmax(axis=1)], proba
+        return model.predict(frame), None

@@ -98,6 +98,7 @@ class ModelParams:
 class ValidationParams:
     n_samples: int = 5000
     blocking_checks: tuple[str, ...] = ()
+    skip_checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,9 @@ def _check_values(params: Params, source: str) -> None:
             "a number of at least 0, e.g. 0.02",
         ),
     ]
-    for check in params.validation.blocking_checks:
-        _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.blocking_checks entry")
+    for key in ("blocking_checks", "skip_checks"):
+        for check in getattr(params.validation, key):
+            _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.{key} entry")
     for name, value, ok, expected in checks:
         if not ok:
             raise UserError(f"{source}: {name} is {value!r}; it must be {expected}.")

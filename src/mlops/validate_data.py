@@ -11,7 +11,7 @@ import pandas as pd
 
 from mlops import suites
 from mlops.errors import cli
-from mlops.params import DataParams, load_params
+from mlops.params import DataParams, ValidationParams, load_params
 from mlops.schema import check_frame, load_schema, raise_if_errors, resolve_features
 from mlops.table import read_table
 from mlops.timings import timed
@@ -37,13 +37,13 @@ def profile(frame: pd.DataFrame, data: DataParams) -> dict[str, Any]:
     }
 
 
-def integrity(frame: pd.DataFrame, data: DataParams, schema: dict, n_samples: int):
+def integrity(frame: pd.DataFrame, data: DataParams, schema: dict, validation: ValidationParams):
     """Run the Deepchecks data-integrity suite on a bounded sample."""
     tabular = suites.deepchecks_tabular()
     features = resolve_features(schema, data)
     dataset = suites.make_dataset(frame, features, data, "data")
-    suite = tabular.suites.data_integrity(n_samples=n_samples, random_state=0)
-    return suites.run_suite(suite, train_dataset=dataset)
+    suite = tabular.suites.data_integrity(n_samples=validation.n_samples, random_state=0)
+    return suites.run_suite(suite, validation.skip_checks, train_dataset=dataset)
 
 
 @cli
@@ -60,7 +60,7 @@ def main() -> None:
         schema = load_schema(args.schema)
         findings = check_frame(frame, schema, params.data)
         raise_if_errors(findings, str(args.data))
-        result = integrity(frame, params.data, schema, params.validation.n_samples)
+        result = integrity(frame, params.data, schema, params.validation)
         summary = {
             "profile": profile(frame, params.data),
             "schema_warnings": findings.warnings,
