@@ -337,6 +337,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before", flush=True)
     results = measure(args, work)
+    (work / "predictions.jsonl").unlink(missing_ok=True)  # tens of MB
     print(f"load average {os.getloadavg()[0]:.2f} after; server logs in {work}")
     report(results)
     verdict(results, args.levels)
