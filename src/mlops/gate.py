@@ -34,7 +34,7 @@ def decide(
     if base_value is None:
         reasons.append(_reason(True, "no baseline on main yet: the drop check is skipped"))
     else:
-        drop = base_value - value
+        drop = round(base_value - value, 10)  # metrics have 5 decimals: a drop of exactly max_drop passes
         reasons.append(
             _reason(
                 drop <= gate.max_drop,

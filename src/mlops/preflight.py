@@ -21,6 +21,7 @@ from mlops.params import Params, load_params
 # to import, and a re-run with nothing changed needs neither.
 
 SCHEMA = Path("schema.yaml")
+EXAMPLE = Path("data/churn.csv")
 DATA_DVC = "data.dvc"
 
 
@@ -40,7 +41,7 @@ def ensure_data(params: Params, repo: Repo) -> str:
                 "credentials (`dvc remote list`; README: Use your own data)."
             )
         return "data pulled from the DVC remote"
-    example = _example_spec()
+    example = _example_spec() if path == EXAMPLE else None  # the generator writes only the example file
     if example is not None:
         from mlops import example_data
 
