@@ -1,0 +1,125 @@
+"""`make run` end to end: every task, a re-run with nothing changed, determinism, a failing gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from pipeline_project import Completed, Project
+
+from mlops.params import parse_params
+from mlops.schema import load_schema, resolve_features
+
+pytestmark = pytest.mark.integration
+
+STAGES = ("validate_data", "split", "train", "evaluate", "validate_model")
+MADE_FROM_SCRATCH = (
+    "models/model.joblib",
+    "artifacts/train.parquet",
+    "artifacts/test.parquet",
+    "reports/metrics.json",
+    "reports/sample_request.json",
+    "reports/plots/feature_importance.json",
+    "reports/plots/roc.json",
+)
+HTML = ("data_integrity", "train_test_validation", "model_evaluation")
+
+
+def _json(project: Project, relative: str):
+    return json.loads(project.file(relative).read_text())
+
+
+def test_end_to_end(task_run: Completed):
+    project, result = task_run.project, task_run.result
+    assert result.returncode == 0, result.output
+    assert "Traceback" not in result.stderr
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in result.stdout
+    assert "Gate: PASS" in result.stdout
+    assert "Report: reports/report.md" in result.stdout
+
+    params = parse_params(project.params())
+    gate = _json(project, "reports/gate.json")
+    metrics = _json(project, "reports/metrics.json")
+    assert gate["verdict"] == "pass"
+    assert gate["metric"] == params.gate.metric
+    assert gate["value"] == metrics["test"][params.gate.metric] >= params.gate.min
+    assert set(metrics) == {"train", "test"}
+
+    report = project.file("reports/report.md").read_text()
+    assert report.splitlines()[0] == "## ✅ Model gate: PASS"
+    assert f"| **{params.gate.metric}** (gate) | — |" in report
+    assert "No baseline: main has no committed metrics yet" in report
+
+    features = resolve_features(load_schema(project.file("schema.yaml")), params.data)
+    request = _json(project, "reports/sample_request.json")
+    assert list(request) == ["records"]
+    assert request["records"]
+    for record in request["records"]:
+        assert list(record) == list(features.all)
+    assert params.data.target not in request["records"][0]
+    assert params.data.id_column not in request["records"][0]
+
+    for name in HTML:
+        assert project.file(f"reports/{name}.html").stat().st_size > 10_000
+    assert project.file("models/model.joblib").is_file()
+
+
+def test_rerun_with_nothing_changed_reproduces_nothing(completed: Project):
+    kept = ("models/model.joblib", "reports/metrics.json", "dvc.lock", "reports/timings/train.json")
+    before = completed.snapshot(*kept)
+    result = completed.mlops()
+    assert result.returncode == 0, result.output
+    assert "Every stage is up to date: nothing to reproduce." in result.stdout
+    assert "Running stage" not in result.stdout
+    assert "Gate: PASS" in result.stdout
+    assert completed.snapshot(*kept) == before
+
+
+def test_second_run_from_scratch_gives_the_same_model_and_metrics(completed: Project):
+    """`make run` after deleting what split, train and evaluate made, in another directory."""
+    first = completed.snapshot(*MADE_FROM_SCRATCH)
+    lock = yaml.safe_load(completed.file("dvc.lock").read_text())["stages"]
+    for path in ("models/model.joblib", "artifacts/train.parquet", "artifacts/test.parquet"):
+        completed.file(path).unlink()
+    for path in ("reports/metrics.json", "reports/sample_request.json"):
+        completed.file(path).unlink()
+    shutil.rmtree(completed.file("reports/plots"))
+    # Nor in DVC's cache (run-cache, and the outputs dvc.lock records), so DVC runs the stages
+    # instead of restoring their outputs.
+    shutil.rmtree(completed.file(".dvc/cache/runs"))
+    for stage in ("split", "train"):
+        for out in lock[stage]["outs"]:
+            md5 = out["md5"]
+            completed.file(f".dvc/cache/files/md5/{md5[:2]}/{md5[2:]}").unlink()
+
+    result = completed.mlops()
+
+    assert result.returncode == 0, result.output
+    for stage in ("split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in result.stdout
+    # Its inputs (model, train and test sets, feature importance) are byte for byte the same.
+    assert "Running stage 'validate_model'" not in result.stdout
+    assert completed.snapshot(*MADE_FROM_SCRATCH) == first
+    assert yaml.safe_load(completed.file("dvc.lock").read_text())["stages"] == lock
+
+
+def test_model_below_the_minimum_fails_the_gate(completed: Project):
+    value = _json(completed, "reports/gate.json")["value"]
+    completed.update_params({"gate": {"min": 0.99}})
+    assert value < 0.99
+    model = completed.snapshot("models/model.joblib")
+
+    result = completed.mlops()
+    assert result.returncode == 1, result.output
+    assert "Traceback" not in result.stderr
+    assert "Gate: FAIL" in result.stdout
+    assert "Every stage is up to date" in result.stdout  # the gate's params are no stage's params
+    gate = _json(completed, "reports/gate.json")
+    assert gate["verdict"] == "fail"
+    report = completed.file("reports/report.md").read_text()
+    assert report.splitlines()[0] == "## ❌ Model gate: FAIL"
+    assert f"- ❌ test roc_auc {value:.4f} < minimum 0.99" in report
+    assert completed.snapshot("models/model.joblib") == model

@@ -1,0 +1,123 @@
+"""Metrics and plot data: values in range and curves with the shapes they must have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlops import metrics
+
+
+@pytest.fixture
+def scored():
+    """Labels with informative but imperfect scores (about 30% positives)."""
+    rng = np.random.default_rng(0)
+    risk = rng.random(2000)
+    y_true = (rng.random(2000) < 0.6 * risk).astype(int)
+    positive = np.clip(risk + rng.normal(0, 0.25, 2000), 0, 1)
+    proba = np.column_stack([1 - positive, positive])
+    return y_true, proba
+
+
+def _column(rows, key):
+    return np.array([row[key] for row in rows])
+
+
+def test_binary_metrics(scored):
+    y_true, proba = scored
+    y_pred = (proba[:, 1] >= 0.5).astype(int)
+    values = metrics.compute_metrics("binary", y_true, y_pred, proba, np.array([0, 1]))
+    assert set(values) == {
+        "roc_auc",
+        "average_precision",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "balanced_accuracy",
+        "log_loss",
+        "brier",
+    }
+    assert 0.6 < values["roc_auc"] < 1
+    assert all(round(v, 5) == v for v in values.values())
+
+
+def test_binary_metrics_with_text_labels():
+    y_true = np.array(["no", "yes", "no", "yes"])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    y_pred = np.array(["no", "yes", "no", "yes"])
+    values = metrics.compute_metrics("binary", y_true, y_pred, proba, np.array(["no", "yes"]))
+    assert values["roc_auc"] == 1.0
+    assert values["f1"] == 1.0
+
+
+def test_multiclass_and_regression_metrics():
+    y_true = np.array(["a", "b", "c", "a", "b", "c"])
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]] * 2)
+    values = metrics.compute_metrics("multiclass", y_true, y_true, proba, np.array(["a", "b", "c"]))
+    assert values["f1_macro"] == 1.0
+    assert values["roc_auc_ovr"] == 1.0
+    regression = metrics.compute_metrics("regression", [1.0, 2.0, 3.0], [1.0, 2.0, 3.5], None, None)
+    assert set(regression) == {"r2", "rmse", "mae"}
+    assert regression["mae"] == pytest.approx(1 / 6, abs=1e-5)
+
+
+def _assert_sane_curves(plots, positive_rate):
+    roc = plots["roc"]
+    fpr, tpr = _column(roc, "fpr"), _column(roc, "tpr")
+    assert fpr[0] == 0 and fpr[-1] == 1
+    assert np.all(np.diff(fpr) > 0)
+    assert np.all(np.diff(tpr) >= 0), "ROC must be monotone"
+    assert tpr[-1] == 1
+    assert np.all(tpr >= fpr - 0.05), "an informative score lies above the diagonal"
+
+    pr = plots["precision_recall"]
+    recall, precision = _column(pr, "recall"), _column(pr, "precision")
+    assert recall[0] == 0 and recall[-1] == 1
+    assert len(set(precision)) > 5, "precision must vary along the curve"
+    assert np.all(np.diff(precision) <= 0), "interpolated precision never rises with recall"
+    assert np.all((precision >= 0) & (precision <= 1))
+    assert precision[-1] == pytest.approx(positive_rate, abs=0.02)  # recall 1: everything predicted
+    assert precision[0] > positive_rate + 0.1
+
+
+def test_binary_curves_are_sane(scored):
+    y_true, proba = scored
+    plots = metrics.classification_plots(y_true, proba, np.array([0, 1]))
+    _assert_sane_curves(plots, y_true.mean())
+
+
+def test_multiclass_curves_are_sane():
+    rng = np.random.default_rng(1)
+    classes = np.array(["basic", "standard", "premium"])
+    y_true = rng.choice(classes, 1500)
+    logits = rng.normal(0, 1, (1500, 3)) + 1.5 * (y_true[:, None] == classes[None, :])
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    plots = metrics.classification_plots(y_true, proba, classes)
+    _assert_sane_curves(plots, 1 / 3)
+
+
+def test_calibration_bins_cover_every_row(scored):
+    y_true, proba = scored
+    rows = metrics.classification_plots(y_true, proba, np.array([0, 1]))["calibration"]
+    assert sum(row["count"] for row in rows) == len(y_true)
+    for row in rows:
+        low, high = (float(x) for x in row["bin"].split("-"))
+        assert low <= row["predicted"] <= high
+        assert 0 <= row["observed"] <= 1
+
+
+def test_confusion_counts():
+    confusion = metrics.confusion([0, 1, 1, 0], [0, 1, 0, 0], [0, 1])
+    assert confusion == {"labels": ["0", "1"], "matrix": [[2, 0], [1, 1]]}
+
+
+def test_regression_plots():
+    rng = np.random.default_rng(2)
+    y_pred = rng.normal(50, 10, 500)
+    y_true = y_pred + rng.normal(0, 2, 500)
+    plots = metrics.regression_plots(y_true, y_pred)
+    deciles = plots["predicted_vs_actual"]
+    assert len(deciles) == 10
+    assert np.all(np.diff(_column(deciles, "predicted")) > 0)
+    assert sum(row["count"] for row in plots["residuals"]) == 500

@@ -1,0 +1,185 @@
+"""params.yaml parsing: the real file loads, unknown keys and bad values fail with a fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mlops.errors import UserError
+from mlops.params import (
+    DEEPCHECKS_CHECKS,
+    GATE_METRICS,
+    DataParams,
+    Features,
+    GateParams,
+    ModelParams,
+    Params,
+    SplitParams,
+    ValidationParams,
+    load_params,
+    parse_params,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_real_params_yaml_loads():
+    params = load_params(ROOT / "params.yaml")
+    assert isinstance(params, Params)
+    assert params.gate.metric in GATE_METRICS[params.data.task]
+    assert set(params.validation.blocking_checks) <= set(DEEPCHECKS_CHECKS)
+
+
+def test_shrunk_params_parse(params: Params):
+    assert params.validation.n_samples == 200
+    assert params.model.hyperparameters["max_iter"] == 20
+    assert params.data.features is None  # features: auto
+    assert isinstance(params.validation.blocking_checks, tuple)
+
+
+def test_unknown_top_level_key_names_it_and_lists_allowed_keys(raw_params: dict):
+    raw_params["modle"] = {}
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    message = str(error.value)
+    assert "'modle'" in message
+    assert "Did you mean 'model'?" in message
+    assert "Allowed keys: data, split, model, validation, gate." in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "fields_of"),
+    [
+        ("data", "targte", DataParams),
+        ("split", "seeds", SplitParams),
+        ("model", "estimater", ModelParams),
+        ("validation", "blocking", ValidationParams),
+        ("gate", "minimum", GateParams),
+    ],
+)
+def test_unknown_key_in_a_section_names_it_and_lists_allowed_keys(raw_params, section, key, fields_of):
+    raw_params[section][key] = 1
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    message = str(error.value)
+    assert f"{section} has an unknown key '{key}'" in message
+    allowed = ", ".join(f.name for f in dataclasses.fields(fields_of))
+    assert f"Allowed keys: {allowed}." in message
+
+
+def test_unknown_key_in_features_is_rejected(raw_params: dict):
+    raw_params["data"]["features"] = {"numeric": ["age"], "text": ["region"]}
+    with pytest.raises(UserError, match=r"data\.features has an unknown key 'text'"):
+        parse_params(raw_params)
+
+
+def test_explicit_features_become_tuples(raw_params: dict):
+    raw_params["data"]["features"] = {"numeric": ["age", "tenure_months"], "categorical": ["plan"]}
+    features = parse_params(raw_params).data.features
+    assert features == Features(numeric=("age", "tenure_months"), categorical=("plan",))
+    assert features.all == ("age", "tenure_months", "plan")
+
+
+def test_missing_section_is_named(raw_params: dict):
+    del raw_params["gate"]
+    with pytest.raises(UserError, match="lacks the section"):
+        parse_params(raw_params)
+
+
+def test_missing_required_key_is_named(raw_params: dict):
+    del raw_params["data"]["target"]
+    with pytest.raises(UserError, match=r"data lacks the key\(s\) target"):
+        parse_params(raw_params)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("data", "task", "ranking", "Use one of: binary, multiclass, regression"),
+        ("data", "path", "data/churn.txt", "data.path must name a .csv or .parquet file"),
+        ("model", "estimator", "xgboost", "Use one of: linear, random_forest, hist_gradient_boosting"),
+        ("model", "hyperparameters", [1, 2], "model.hyperparameters must be a mapping"),
+        ("model", "seed", "42", "model.seed is '42'; it must be an integer"),
+        ("split", "test_size", 1.5, "split.test_size is 1.5; it must be a fraction between 0 and 1"),
+        ("split", "test_size", 0.0, "split.test_size is 0.0"),
+        ("split", "test_size", 1, "split.test_size is 1;"),
+        ("split", "seed", True, "split.seed is True; it must be an integer"),
+        ("validation", "n_samples", 10, "validation.n_samples is 10; it must be an integer of at least 100"),
+        ("gate", "min", "high", "gate.min is 'high'; it must be a number"),
+        ("gate", "max_drop", -0.1, "gate.max_drop is -0.1; it must be a number of at least 0"),
+        ("gate", "metric", "r2", "gate.metric (for task binary) is 'r2'"),
+    ],
+)
+def test_bad_values_are_rejected_with_what_is_allowed(raw_params, section, key, value, expected):
+    raw_params[section][key] = value
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert expected in str(error.value)
+
+
+def test_gate_metric_must_suit_the_task(raw_params: dict):
+    raw_params["data"].update(task="regression", target="monthly_charges")  # gate.metric stays roc_auc
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert "gate.metric (for task regression) is 'roc_auc'" in str(error.value)
+    assert "Use one of: r2." in str(error.value)
+
+
+@pytest.mark.parametrize("task", sorted(GATE_METRICS))
+def test_every_listed_gate_metric_is_accepted_for_its_task(raw_params, task):
+    for metric in GATE_METRICS[task]:
+        raw_params["data"]["task"] = task
+        raw_params["gate"]["metric"] = metric
+        assert parse_params(raw_params).gate.metric == metric
+
+
+@pytest.mark.parametrize("key", ["blocking_checks", "skip_checks"])
+def test_unknown_check_name_is_rejected(raw_params: dict, key: str):
+    raw_params["validation"][key] = ["Data Drift"]
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    message = str(error.value)
+    assert f"validation.{key} entry is 'Data Drift'" in message
+    assert "Feature Drift" in message  # the allowed names are listed
+
+
+def test_empty_blocking_checks_is_allowed(raw_params: dict):
+    raw_params["validation"]["blocking_checks"] = None
+    assert parse_params(raw_params).validation.blocking_checks == ()
+
+
+def test_not_a_mapping_is_rejected():
+    with pytest.raises(UserError, match="must be a mapping"):
+        parse_params(["data"])
+
+
+def test_load_params_missing_file(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_load_params_invalid_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_params(path)
+
+
+@pytest.mark.integration
+def test_deepchecks_checks_are_the_checks_of_the_three_suites(monkeypatch):
+    """params.DEEPCHECKS_CHECKS (the names blocking_checks may use) matches Deepchecks itself."""
+    monkeypatch.setenv("DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY", "True")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from deepchecks.tabular import suites
+
+    names = [
+        check.name()
+        for suite in (suites.data_integrity(), suites.train_test_validation(), suites.model_evaluation())
+        for check in suite.checks.values()
+    ]
+    assert len(names) == len(set(names))
+    assert sorted(DEEPCHECKS_CHECKS) == sorted(names)

@@ -1,0 +1,184 @@
+"""report.render: the verdict first, then metrics and params against main, data and Deepchecks."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from mlops.gate import decide
+from mlops.params import Params
+from mlops.report import Provenance, Snapshot, render
+
+
+def _summary(suite: str, problems: list[dict]) -> dict:
+    return {
+        "suite": suite,
+        "counts": {"PASS": 5, "WARN": 1, "FAIL": 1, "ERROR": 0, "NOT RUN": 1},
+        "problems": problems,
+    }
+
+
+def _problem(check: str, status: str, details: str = "details") -> dict:
+    return {"check": check, "condition": f"{check} condition", "status": status, "details": details}
+
+
+def snapshot(raw_params: dict, roc_auc: float, data_hash: str = "abc.dir") -> Snapshot:
+    """What the report reads from a finished run, in the shapes the stages write."""
+    return Snapshot(
+        metrics={
+            "train": {"roc_auc": roc_auc + 0.04, "f1": 0.5},
+            "test": {"roc_auc": roc_auc, "f1": 0.45},
+        },
+        params=raw_params,
+        data_summary={
+            "profile": {
+                "rows": 1500,
+                "columns": ["customer_id", "age", "churned"],
+                "missing_share": {},
+                "target": {"0": 0.8, "1": 0.2},
+            },
+            "schema_warnings": ["column 'age' has 2 value(s) outside the schema range [18, 90]."],
+            "deepchecks": _summary(
+                "Data Integrity Suite", [_problem("Feature Feature Correlation", "FAIL", "a | b")]
+            ),
+        },
+        data_hash=data_hash,
+        plots={
+            "roc": [{"fpr": x / 4, "tpr": min(1.0, x / 3)} for x in range(5)],
+            "precision_recall": [{"recall": x / 4, "precision": 1 - x / 8} for x in range(5)],
+            "calibration": [{"bin": "0.0-0.1", "predicted": 0.05, "observed": 0.04, "count": 10}],
+            "feature_importance": [{"feature": "age", "importance": 0.1}],
+            "confusion_matrix": {"labels": ["0", "1"], "matrix": [[100, 5], [20, 10]]},
+        },
+    )
+
+
+MODEL_VALIDATION = {
+    "train_test_validation": _summary("Train Test Validation Suite", []),
+    "model_evaluation": _summary(
+        "Model Evaluation Suite",
+        [
+            _problem("Simple Model Comparison", "FAIL"),
+            _problem("Boosting Overfit", "NOT RUN", "needs the model"),
+        ],
+    ),
+}
+
+
+def provenance(baseline: bool) -> Provenance:
+    return Provenance(
+        commit="0123456789abcdef",
+        dirty=True,
+        baseline_ref="main" if baseline else None,
+        baseline_commit="fedcba9876543210" if baseline else None,
+        model_hash="d41d8cd98f00b204e9800998ecf8427e",
+        timings={"train": 1.23},
+    )
+
+
+def report(params: Params, current: Snapshot, base: Snapshot | None) -> str:
+    gate = decide(
+        current.metrics,
+        base and base.metrics,
+        [current.data_summary["deepchecks"], *MODEL_VALIDATION.values()],
+        params.gate,
+        params.validation,
+    )
+    return render(gate, current, base, MODEL_VALIDATION, provenance(base is not None))
+
+
+def test_verdict_is_the_first_line(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), None)
+    lines = text.splitlines()
+    assert lines[0] == "## ✅ Model gate: PASS"
+    assert lines[2] == "- ✅ test roc_auc 0.8200 ≥ minimum 0.75"
+
+
+def test_failed_verdict_is_the_first_line_with_the_reason(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.70), None)
+    assert text.startswith("## ❌ Model gate: FAIL\n")
+    assert "- ❌ test roc_auc 0.7000 < minimum 0.75" in text
+
+
+def test_without_baseline_the_report_says_so(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), None)
+    assert "No baseline: main has no committed metrics yet, so there is nothing to compare with." in text
+    assert "No baseline params on main to compare with." in text
+    assert "| **roc_auc** (gate) | — | 0.8200 | — |" in text
+    assert "- baseline: none" in text
+
+
+def test_metrics_deltas_against_main(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.80))
+    assert "No baseline" not in text
+    assert "| metric | main | this change | change |" in text
+    assert "| **roc_auc** (gate) | 0.8000 | 0.8200 | +0.0200 |" in text
+    assert "| f1 | 0.4500 | 0.4500 | +0.0000 |" in text
+    assert "Train-set roc_auc: 0.8600" in text
+    assert "- baseline: `main` @ `fedcba987654`" in text
+
+
+def test_params_diff_table_lists_only_changed_params(params: Params, raw_params: dict):
+    base_params = copy.deepcopy(raw_params)
+    raw_params["model"]["hyperparameters"]["learning_rate"] = 0.1
+    raw_params["gate"]["min"] = 0.7
+    text = report(params, snapshot(raw_params, 0.82), snapshot(base_params, 0.80))
+    old_rate = base_params["model"]["hyperparameters"]["learning_rate"]
+    assert "| param | main | this change |" in text
+    assert f"| `model.hyperparameters.learning_rate` | {old_rate} | 0.1 |" in text
+    assert "| `gate.min` | 0.75 | 0.7 |" in text
+    assert "`split.seed`" not in text
+
+
+def test_same_params_and_data_as_main(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.82))
+    assert "Same params as main." in text
+    assert "The data is the same as on main." in text
+
+
+def test_added_param_shows_a_dash_for_main(params: Params, raw_params: dict):
+    base_params = copy.deepcopy(raw_params)
+    raw_params["model"]["hyperparameters"]["l2_regularization"] = 1.0
+    text = report(params, snapshot(raw_params, 0.82), snapshot(base_params, 0.82))
+    assert "| `model.hyperparameters.l2_regularization` | — | 1.0 |" in text
+
+
+def test_main_with_params_but_no_metrics_yet(params: Params, raw_params: dict):
+    base = snapshot(copy.deepcopy(raw_params), 0.8)
+    base = Snapshot(metrics=None, params=base.params, data_summary=None, data_hash=None, plots={})
+    text = report(params, snapshot(raw_params, 0.82), base)
+    assert "No baseline: main has no committed metrics yet" in text
+    assert "Same params as main." in text
+
+
+def test_deepchecks_section(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), None)
+    assert "15 pass, 3 warn, 3 fail, 0 error conditions across Data Integrity Suite" in text
+    # Cells are escaped so a '|' in Deepchecks' details does not break the table.
+    row = "| Feature Feature Correlation | FAIL | no | Feature Feature Correlation condition | a \\| b |"
+    assert row in text
+    assert "| Simple Model Comparison | FAIL | no |" in text
+    assert "- Boosting Overfit (Model Evaluation Suite): needs the model" in text
+
+
+def test_data_section_and_provenance(params: Params, raw_params: dict):
+    text = report(params, snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8, "old.dir"))
+    assert "| rows | 1,500 | 1,500 |" in text
+    assert "| data hash | `old.dir` | `abc.dir` |" in text
+    assert "| target `1` | 0.2000 | 0.2000 |" in text
+    assert "- ⚠️ column 'age' has 2 value(s) outside the schema range [18, 90]." in text
+    assert "- commit: `0123456789ab` + uncommitted changes" in text
+    assert "- model hash (md5 of models/model.joblib): `d41d8cd98f00b204e9800998ecf8427e`" in text
+    assert "train 1.2 s" in text
+
+
+@pytest.mark.parametrize("with_base", [False, True])
+def test_charts_are_mermaid(params: Params, raw_params: dict, with_base: bool):
+    base = snapshot(copy.deepcopy(raw_params), 0.8) if with_base else None
+    text = report(params, snapshot(raw_params, 0.82), base)
+    assert text.count("```mermaid") == text.count("xychart-beta") == 4  # ROC, PR, calibration, importance
+    assert 'title "ROC (test set)"' in text
+    assert "| actual \\ predicted | `0` | `1` |" in text
+    assert ("_Line charts draw this change first and main second._" in text) is with_base
+    assert text.endswith("\n") and not text.endswith("\n\n")
