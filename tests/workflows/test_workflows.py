@@ -93,12 +93,12 @@ def _shrink(params: dict) -> None:
 
 
 def _stand_in_flags() -> list[str]:
-    """--local-repository for every remote action the workflows use (checkout is act's own)."""
+    """--local-repository for every remote action the workflows use but checkout."""
     refs = {ref for path in WORKFLOWS.glob("*.yml") for ref in re.findall(r"uses:\s*(\S+)", path.read_text())}
     flags = []
     for ref in sorted(refs):
         name = ref.split("@")[0].split("/")[1]
-        if name != "checkout":
+        if name != "checkout":  # act copies the working tree itself for a checkout of this repository
             flags += ["--local-repository", f"{ref}={STAND_INS / name}"]
     return flags
 
@@ -131,7 +131,18 @@ def project(tmp_path_factory) -> Path:
     )
     _git(project, "add", "-A")
     _git(project, "commit", "-q", "-m", "baseline")
+    # The team's DVC remote holds the data and main's runs; workflows get it from a secret.
+    remote = _remote(project)
+    subprocess.run(
+        [BIN / "dvc", "remote", "add", "--local", "-d", "storage", remote], cwd=project, check=True
+    )
+    subprocess.run([BIN / "dvc", "push", "-q", "--run-cache"], cwd=project, check=True, env=_env())
+    (project / ".dvc" / "config.local").unlink()
     return project
+
+
+def _remote(project: Path) -> Path:
+    return project.parent / "dvc-remote"
 
 
 def _branch(project: Path, name: str, edit) -> str:
@@ -144,7 +155,7 @@ def _branch(project: Path, name: str, edit) -> str:
 def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *flags: str):
     event_file = state / f"{event}.json"
     event_file.write_text(json.dumps(payload))
-    return subprocess.run(
+    run = subprocess.run(
         [
             BIN / "act",
             event,
@@ -162,11 +173,16 @@ def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *
             *flags,
         ],
         cwd=project,
-        env=_env(FAKE_GITHUB=str(state), ACT_ARTIFACTS=str(state / "artifacts")),
+        # act's workspace goes under $XDG_CACHE_HOME: not ~/.cache, whose dot BentoML refuses in paths.
+        env=_env(
+            FAKE_GITHUB=str(state), ACT_ARTIFACTS=str(state / "artifacts"), XDG_CACHE_HOME=str(state / "act")
+        ),
         capture_output=True,
         text=True,
         timeout=1200,
     )
+    (state / f"act-{event}.log").write_text(run.stdout + run.stderr)  # for a failing test's reader
+    return run
 
 
 def _pull_request(project: Path, state: Path, number: int, sha: str, *flags: str):
@@ -197,11 +213,7 @@ def _comments(state: Path) -> list[dict]:
 
 
 def test_pull_request_reports_against_main_and_comments_once(project, tmp_path):
-    remote = tmp_path / "dvc-remote"
-    dvc = [BIN / "dvc", "remote", "add", "--local", "-d", "storage", remote]
-    subprocess.run(dvc, cwd=project, check=True, env=_env())
-    subprocess.run([BIN / "dvc", "push", "-q"], cwd=project, check=True, env=_env())
-    (project / ".dvc" / "config.local").unlink()  # the workflow gets the remote from its secret
+    remote = _remote(project)
     sha = _branch(project, "feature", lambda p: p["model"]["hyperparameters"].update(max_iter=40))
 
     run = _pull_request(project, tmp_path, 7, sha, "-s", f"DVC_REMOTE_URL={remote}")
@@ -215,7 +227,8 @@ def test_pull_request_reports_against_main_and_comments_once(project, tmp_path):
     assert {"data_integrity.html", "model_evaluation.html", "gate.json"} <= {
         p.name for p in artifact.iterdir()
     }
-    assert any((remote / "runs").rglob("*")), "the run-cache was not pushed to the DVC remote"
+    runs = {path.name for path in (remote / "runs").rglob("*") if path.is_file()}
+    assert len(runs) > 5, "this run's run-cache was not pushed next to main's"
 
     first, second = _comment(project, tmp_path, sha), _comment(project, tmp_path, sha)
     assert first.returncode == 0, first.stdout[-4000:]
@@ -252,5 +265,31 @@ def test_comment_refuses_a_pull_request_number_that_does_not_match_the_commit(pr
 
     run = _comment(project, tmp_path, "b" * 40)
     assert run.returncode != 0
-    assert "is not at the commit this report is for" in run.stdout + run.stderr
+    assert "not at the commit this report is for" in run.stdout
     assert not (tmp_path / "comments.json").exists()
+
+
+def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project, tmp_path):
+    _git(project, "checkout", "-q", "main")
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    model_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"])
+
+    run = _act(
+        project,
+        "push",
+        "deploy.yml",
+        {"ref": "refs/heads/main"},
+        tmp_path,
+        "-j",
+        "build",
+        "-s",
+        f"DVC_REMOTE_URL={_remote(project)}",
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Running stage 'train'" not in run.stdout  # restored from the remote, not retrained
+    artifact = tmp_path / "artifacts" / "bento"
+    assert (artifact / f"mlops-service-{model_md5}.bento").is_file()
+    card = (artifact / "model-card.md").read_text()
+    assert card.startswith(f"### Model {model_md5}")
+    assert "Reused the model trained earlier with the same code, params and data" in card
+    assert "## ✅ Model gate: PASS" in card
