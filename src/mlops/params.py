@@ -233,6 +233,8 @@ def _check_values(params: Params, source: str) -> None:
         ),
     ]
     for key in ("blocking_checks", "skip_checks"):
+        if not isinstance(getattr(params.validation, key), tuple):
+            raise UserError(f"{source}: validation.{key} must be a list of check names, e.g. [Label Drift].")
         for check in getattr(params.validation, key):
             _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.{key} entry")
     for name, value, ok, expected in checks:

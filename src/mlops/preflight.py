@@ -61,6 +61,8 @@ def has_remote(repo: Repo) -> bool:
 
 def _example_spec() -> dict | None:
     """The generator's arguments when data.dvc pins the bundled example (its ``meta.example``)."""
+    if not Path(DATA_DVC).is_file():
+        raise UserError(f"{DATA_DVC} is missing. Track your data with `dvc add data` and commit {DATA_DVC}.")
     meta = yaml.safe_load(Path(DATA_DVC).read_text()).get("meta") or {}
     return meta.get("example")
 

@@ -65,7 +65,7 @@ RUNS: dict[str, RunSpec] = {
     ),
     "branch": RunSpec(after="binary", setup=branch_off_main),
 }
-FIRST = "binary"  # runs at normal priority; the others are niced, so tests waiting on it go first
+FIRST = "binary"  # runs at normal priority; the others are niced, and tests waiting for them go last
 
 
 @dataclass(frozen=True)
