@@ -197,16 +197,18 @@ def test_probes_and_metrics(server: Server, sample: dict) -> None:
     assert 'bentoml_service_request_total{endpoint="/predict",http_response_code="200"' in metrics.text
 
 
-def test_each_prediction_is_logged_with_its_request_id(
+def test_each_request_is_logged_with_its_id_inputs_and_outputs(
     server: Server, model_path: Path, sample: dict
 ) -> None:
     response = post(server.url, sample)
     request_id = response.headers["X-BentoML-Request-ID"]
     lines = [json.loads(line) for line in server.log.read_text().splitlines()]
-    logged = [line for line in lines if line["request_id"] == request_id]
-    assert [line["prediction"] for line in logged] == response.json()["predictions"]
-    assert {line["model_version"] for line in logged} == {file_md5(model_path)}
-    assert [line["inputs"] for line in logged] == sample["records"]
+    [logged] = [line for line in lines if line["request_id"] == request_id]
+    answer = response.json()
+    assert logged["inputs"] == sample["records"]
+    assert logged["predictions"] == answer["predictions"]
+    assert logged["probabilities"] == answer["probabilities"]
+    assert logged["model_version"] == file_md5(model_path)
 
 
 def test_fuzzed_requests_never_get_a_server_error(server: Server, tmp_path: Path) -> None:
