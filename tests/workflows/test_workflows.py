@@ -293,3 +293,33 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project,
     assert card.startswith(f"### Model {model_md5}")
     assert "Reused the model trained earlier with the same code, params and data" in card
     assert "## ✅ Model gate: PASS" in card
+
+
+def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(project, tmp_path):
+    _git(project, "checkout", "-q", "main")
+    _git(project, "tag", "-f", "model-v1")
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    shipped_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"])
+    # main has moved on since model-v1 shipped: a later merge changed the model.
+    _branch(project, "later-main", lambda p: p["model"]["hyperparameters"].update(max_iter=45))
+    try:
+        run = _act(
+            project,
+            "workflow_dispatch",
+            "deploy.yml",
+            {"ref": "refs/heads/main", "inputs": {"version": "model-v1"}},
+            tmp_path,
+            "-j",
+            "build",
+            "-s",
+            f"DVC_REMOTE_URL={_remote(project)}",
+        )
+    finally:
+        _git(project, "checkout", "-q", "main")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Running stage 'train'" not in run.stdout  # model-v1's run, restored from the remote
+    artifact = tmp_path / "artifacts" / "bento"
+    assert (artifact / f"mlops-service-{shipped_md5}.bento").is_file()
+    card = (artifact / "model-card.md").read_text()
+    assert card.startswith(f"### Model {shipped_md5}")
+    assert "Rollback: the model of model-v1, deployed again by hand." in card
