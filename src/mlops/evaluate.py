@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops import metrics
 from mlops.errors import cli
-from mlops.model import predict
+from mlops.model import categorical_columns, category_text, predict
 from mlops.params import Params, load_params
 from mlops.timings import timed
 
@@ -47,9 +47,10 @@ def feature_importance(model: Pipeline, test: pd.DataFrame, target: str, seed: i
     return [{"feature": name, "importance": round(float(value), 5)} for name, value in ranked]
 
 
-def sample_request(test: pd.DataFrame, columns: list[str]) -> dict[str, Any]:
-    """A few held-out rows in the service's request shape, missing values as null."""
+def sample_request(test: pd.DataFrame, columns: list[str], categorical: list[str]) -> dict[str, Any]:
+    """A few held-out rows in the service's request shape: categories as text, missing as null."""
     rows = test[columns].head(SAMPLE_ROWS)
+    rows = rows.assign(**{column: category_text(rows[column]) for column in categorical})
     return {"records": json.loads(rows.to_json(orient="records"))}
 
 
@@ -74,7 +75,8 @@ def main() -> None:
             write_json(args.plots / f"{name}.json", data)
         importance = feature_importance(model, test, params.data.target, params.model.seed)
         write_json(args.plots / "feature_importance.json", importance)
-        write_json(args.sample_request, sample_request(test, list(model.feature_names_in_)))
+        sample = sample_request(test, list(model.feature_names_in_), categorical_columns(model))
+        write_json(args.sample_request, sample)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,23 @@ def make_estimator(model: ModelParams, task: str):
 
 def as_text(values: pd.DataFrame) -> np.ndarray:
     """Categories as strings (numbers-as-codes included), missing kept missing for the imputer."""
-    return values.astype(str).where(values.notna(), np.nan).to_numpy()
+    return values.apply(category_text).to_numpy()
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """A category column as text, each value on its own: the code 1 is "1" even where gaps made
+    pandas read the column as floats (1.0), so that "1" sent to the service is the same category."""
+    text = values.astype(str)
+    if pd.api.types.is_float_dtype(values):
+        whole = np.isfinite(values) & (values % 1 == 0)
+        text = text.mask(whole, values[whole].astype("int64").astype(str))
+    return text.where(values.notna(), np.nan)
+
+
+def categorical_columns(model: Pipeline) -> list[str]:
+    """The input columns a fitted pipeline (see build_pipeline) treats as categories."""
+    transformers = model.named_steps["preprocess"].transformers_
+    return [column for name, _, columns in transformers if name == "categorical" for column in columns]
 
 
 def build_pipeline(features: Features, estimator) -> Pipeline:

@@ -10,7 +10,16 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from mlops.errors import UserError
-from mlops.model import ESTIMATOR_CLASSES, as_text, build_pipeline, make_estimator, predict
+from mlops.evaluate import sample_request
+from mlops.model import (
+    ESTIMATOR_CLASSES,
+    as_text,
+    build_pipeline,
+    categorical_columns,
+    category_text,
+    make_estimator,
+    predict,
+)
 from mlops.params import ESTIMATORS, Params
 from mlops.schema import infer_schema, resolve_features
 
@@ -56,10 +65,35 @@ def test_invalid_hyperparameter_value_is_a_user_error(params: Params):
 def test_as_text_keeps_missing_values_missing():
     values = pd.DataFrame({"code": [1, 2, None], "name": ["a", None, "c"]})
     text = as_text(values)
-    assert text[0, 0] == "1.0"
     assert text[1, 1] != text[1, 1]  # NaN
     assert text[2, 0] != text[2, 0]
     assert text[2, 1] == "c"
+
+
+def test_category_codes_are_the_same_text_whether_read_as_int_float_or_text():
+    as_float = pd.Series([1.0, 2.5, None, 30.0])  # a gap makes pandas read int codes as floats
+    assert category_text(as_float).tolist()[:2] == ["1", "2.5"]
+    assert category_text(as_float).tolist()[3] == "30"
+    assert category_text(pd.Series([1, 30])).tolist() == ["1", "30"]
+    assert category_text(pd.Series(["1", None])).tolist()[0] == "1"
+
+
+def test_numeric_coded_category_sent_as_text_predicts_as_in_training(churn: pd.DataFrame, params: Params):
+    data = churn.assign(plan_code=churn["churned"] * 2 + 1.0)  # a code the model leans on
+    data.loc[data.index[::10], "plan_code"] = None  # read back from CSV, codes with gaps are floats
+    inferred = resolve_features(infer_schema(churn, params.data), params.data)
+    features = dataclasses.replace(inferred, categorical=(*inferred.categorical, "plan_code"))
+    pipeline = build_pipeline(features, make_estimator(params.model, params.data.task))
+    pipeline.fit(data[list(features.all)], data["churned"])
+    assert categorical_columns(pipeline) == list(features.categorical)
+
+    rows = data[list(features.all)].head(3)  # the first has no plan_code
+    request = sample_request(rows, list(features.all), categorical_columns(pipeline))["records"]
+    assert {type(record["plan_code"]) for record in request} == {str, type(None)}
+    assert {record["plan_code"] for record in request} <= {"1", "3", None}
+    _, trained = predict(pipeline, rows)
+    _, served = predict(pipeline, pd.DataFrame(request))
+    np.testing.assert_allclose(served, trained)
 
 
 def test_pipeline_fits_and_predicts_with_unseen_categories(churn: pd.DataFrame, params: Params):
