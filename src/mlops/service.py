@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from typing import Annotated, Any
 import bentoml
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
 from starlette.responses import JSONResponse
 from typing_extensions import TypedDict
@@ -210,6 +211,23 @@ class JSONOnly:
 
 
 Model.add_asgi_middleware(JSONOnly)
+
+
+class InvalidRequestsAsWarnings(logging.Filter):
+    """BentoML logs every invalid request it answers 400 as an ERROR with a traceback: a client's
+    mistake, not the server's. Log it as one WARNING line with the error count instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "Invalid request on %s [%s], answered 400 with %d validation error(s)"
+            record.args = (*record.args, error.error_count())  # type: ignore[misc]
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(InvalidRequestsAsWarnings())
 
 
 def _model_file() -> tuple[Path, str]:

@@ -44,6 +44,7 @@ START_TIMEOUT = 180
 class Server:
     url: str
     log: Path  # the prediction log
+    output: Path  # what the server printed
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def server(
     log = work / "predictions.jsonl"
     env = environment(MODEL_PATH=str(model_path), PREDICTION_LOG=str(log), BENTOML_HOME=str(bentoml_home))
     with serving("mlops.service:Model", env, work / "server.log") as url:
-        yield Server(url, log)
+        yield Server(url, log, work / "server.log")
 
 
 @contextlib.contextmanager
@@ -177,6 +178,16 @@ def test_broken_bodies_are_4xx_naming_field_and_problem(server: Server, sample: 
         assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
         errors = response.json()["detail"]
         assert any(e["type"] == problem and (not field or field in e["loc"]) for e in errors), (case, errors)
+
+
+def test_an_invalid_request_is_one_warning_line_in_the_server_log(server: Server) -> None:
+    assert post(server.url, {"records": [{"unknown": 1}]}).status_code == 400
+    deadline = time.monotonic() + 10
+    while "answered 400" not in server.output.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    output = server.output.read_text()
+    assert "[WARNING]" in output and "Invalid request on /predict [POST], answered 400 with" in output
+    assert "Traceback" not in output and "[ERROR]" not in output
 
 
 def test_body_not_declared_json_is_415(server: Server, sample: dict) -> None:
