@@ -6,9 +6,10 @@ Three ways to run the same ``mlops.model.predict`` on the same model:
 - plain: a minimal FastAPI endpoint around it (uvicorn, one worker, sync handler);
 - service: ``bentoml serve mlops.service:Model``.
 
-Both servers run at once in subprocesses on 127.0.0.1 and are measured in turn at each load, so
-a change in the machine's background load hits both alike: one-record requests from 1, 8 and 64
-concurrent keep-alive clients, then requests of 1,000 records from one client. For each:
+Both servers run at once in subprocesses on 127.0.0.1. Each load is measured in rounds (default
+4) that take turns between in-process predict (where it applies), the plain endpoint and the
+service, so a change in the machine's background load hits all of them alike: one-record requests
+from 1, 8 and 64 concurrent keep-alive clients, then requests of 1,000 records from one client. For each:
 requests/s, rows/s, p50, p99 and errors (non-200 answers or broken connections), then the
 ratios the targets are stated in. The load generator is a minimal asyncio HTTP/1.1 client in
 this process, so clients and servers share the cores, as on a 2-core CI runner.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -70,6 +72,17 @@ class Load:
 
     def ms(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else float("nan")
+
+
+def combined(loads: list[Load]) -> Load:
+    """The rounds of one measurement as one load."""
+    return Load(
+        seconds=sum(load.seconds for load in loads),
+        rows=loads[0].rows,
+        latencies=[latency for load in loads for latency in load.latencies],
+        errors=sum(load.errors for load in loads),
+        cpu=sum(load.cpu for load in loads),
+    )
 
 
 def records(rows: int) -> list[dict[str, Any]]:
@@ -269,16 +282,39 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Load]]:
         for port, _ in servers.values():  # warm up
             run_load(port, single, 8, 1.0)
             run_load(port, batch, 1, 1.0, BATCH_ROWS)
-        results["in-process"]["1 row"] = timer(one, min(args.seconds, 5.0))
         for clients in args.levels:
-            for name, (port, process) in servers.items():
-                results[name][f"{clients} clients"] = run_load(
-                    port, single, clients, args.seconds, 1, process
+            runs: dict[str, tuple[str, Callable[[float], Load]]] = {
+                name: (
+                    f"{clients} clients",
+                    functools.partial(run_load, port, single, clients, rows=1, process=process),
                 )
-        results["in-process"][BATCH] = timer(many, min(args.seconds, 5.0))
-        for name, (port, process) in servers.items():
-            results[name][BATCH] = run_load(port, batch, 1, args.seconds, BATCH_ROWS, process)
+                for name, (port, process) in servers.items()
+            }
+            if clients == 1:
+                runs["in-process"] = ("1 row", functools.partial(timer, one))
+            take_turns(runs, args.seconds, args.rounds, results)
+        runs = {
+            name: (BATCH, functools.partial(run_load, port, batch, 1, rows=BATCH_ROWS, process=process))
+            for name, (port, process) in servers.items()
+        }
+        runs["in-process"] = (BATCH, functools.partial(timer, many))
+        take_turns(runs, args.seconds, args.rounds, results)
     return results
+
+
+def take_turns(
+    runs: dict[str, tuple[str, Callable[[float], Load]]],
+    seconds: float,
+    rounds: int,
+    results: dict[str, dict[str, Load]],
+) -> None:
+    """Run each of ``runs`` for ``seconds`` in all, in ``rounds`` turns; file them under their label."""
+    parts: dict[str, list[Load]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (_, run) in runs.items():
+            parts[name].append(run(seconds / rounds))
+    for name, (label, _) in runs.items():
+        results[name][label] = combined(parts[name])
 
 
 def report(results: dict[str, dict[str, Load]]) -> None:
@@ -328,6 +364,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "model.joblib")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each load (default 8)")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 64], help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=4, help="turns each load is split into (default 4)")
     parser.add_argument("--plain-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_server:
