@@ -18,13 +18,15 @@ from mlops.errors import UserError, cli
 
 
 def post(url: str, body: bytes) -> tuple[int, Any]:
-    """Status code and parsed JSON (or None) of a POST."""
+    """Status code and parsed JSON (or None) of a POST; status 0 when no answer came."""
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+        return 0, None
 
 
 def wait_ready(base: str, seconds: float) -> bool:
@@ -59,7 +61,7 @@ def smoke(
         statuses = list(pool.map(lambda _: post(f"{base}/predict", body)[0], range(load)))
     errors = sum(code != 200 for code in statuses)
     if errors:
-        problems.append(f"{errors} of {load} requests under load ({clients} clients) failed")
+        problems.append(f"{errors} of {load} requests under load ({clients} clients) got no 200")
     return problems
 
 

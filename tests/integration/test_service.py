@@ -222,6 +222,14 @@ def test_each_request_is_logged_with_its_id_inputs_and_outputs(
     assert logged["model_version"] == file_md5(model_path)
 
 
+def test_smoke_test_passes_the_service(server: Server, tmp_path: Path, sample: dict) -> None:
+    (tmp_path / "sample.json").write_text(json.dumps(sample))
+    command = [sys.executable, "-m", "mlops.smoke", server.url, str(tmp_path / "sample.json")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"smoke test passed: {server.url}" in result.stdout
+
+
 def test_fuzzed_requests_never_get_a_server_error(server: Server, tmp_path: Path) -> None:
     # Response-schema conformance is left out: BentoML documents its 400 `detail` as a string
     # but sends pydantic's list of errors.

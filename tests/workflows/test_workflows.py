@@ -304,6 +304,21 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project,
     assert "## ✅ Model gate: PASS" in card
 
 
+def test_merge_whose_gate_fails_ships_nothing(project, tmp_path):
+    _branch(project, "main-failing-gate", lambda p: p["gate"].update(min=0.99))
+    try:
+        run = _act(project, "push", "deploy.yml", {"ref": "refs/heads/main"}, tmp_path)
+    finally:
+        _git(project, "checkout", "-q", "main")
+    assert run.returncode != 0
+    build = _job_log(run.stdout, "Gate and build the Bento")
+    assert "❌  Failure - Main Gate the merged code, params and data" in build, build[-4000:]
+    assert re.search(r"test roc_auc 0\.\d{4} < minimum 0\.99", build)
+    assert "Import the gated model" not in build
+    assert not (tmp_path / "artifacts" / "bento").exists()
+    assert "Containerize, push, deploy and smoke-test]" not in run.stdout
+
+
 def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(project, tmp_path):
     _git(project, "checkout", "-q", "main")
     _git(project, "tag", "-f", "model-v1")
