@@ -2,7 +2,8 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-UV_VERSION := 0.13.9  # keep equal to the uv pin in pyproject.toml
+# Keep equal to the uv pin in pyproject.toml.
+UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
