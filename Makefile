@@ -34,10 +34,10 @@ repro: install ## Only `dvc repro` (no preflight, gate or report)
 	$(RUN) dvc repro
 
 report: install ## Gate and report from the last run: reports/gate.json, reports/report.md
-	$(RUN) python -m mlops.gate; status=$$?; $(RUN) python -m mlops.report && exit $$status
+	$(RUN) python -m mlops.review.gate; status=$$?; $(RUN) python -m mlops.review.report && exit $$status
 
 serve: install ## Serve the trained model over HTTP on 127.0.0.1, port PORT (default 3000)
-	$(RUN) bentoml serve mlops.service:Model --host 127.0.0.1 --port $${PORT:-3000}
+	$(RUN) bentoml serve mlops.serving.service:Model --host 127.0.0.1 --port $${PORT:-3000}
 
 test: install ## Run the test suite
 	$(RUN) pytest

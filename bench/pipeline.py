@@ -2,7 +2,7 @@
 
 1. Cold run on the bundled example (20,000 rows): total wall time, seconds per stage
    (reports/timings/*.json) and the share of the wall time spent on model fitting and scoring,
-   measured in-process with mlops.train.train plus mlops.model.predict on train and test.
+   measured in-process with mlops.pipeline.train.train plus mlops.pipeline.model.predict on train and test.
 2. No-op re-run with nothing changed.
 3. Optionally (``--rows N``, default 1,000,000; ``--rows 0`` skips it) a cold run on a generated
    N-row table: wall time and peak memory of the process tree.
@@ -115,7 +115,7 @@ def prepare(workdir: Path, rows: int) -> float:
         else:
             path.unlink(missing_ok=True)
     subprocess.run(["git", "init", "-q", str(workdir)], check=True)
-    command = [str(PYTHON), "-m", "mlops.example_data", "data/churn.csv"]
+    command = [str(PYTHON), "-m", "mlops.data.example_data", "data/churn.csv"]
     if rows != EXAMPLE_ROWS:
         command += ["--rows", str(rows)]  # same as example_data.generate(rows)
     start = time.perf_counter()
@@ -202,10 +202,10 @@ def fit_and_score(workdir: Path, repeat: int = 1) -> dict[str, float]:
     """
     import pandas as pd
 
-    from mlops.model import predict
+    from mlops.data.schema import load_schema, resolve_features
     from mlops.params import load_params
-    from mlops.schema import load_schema, resolve_features
-    from mlops.train import train
+    from mlops.pipeline.model import predict
+    from mlops.pipeline.train import train
 
     params = load_params(workdir / "params.yaml")
     features = resolve_features(load_schema(workdir / "schema.yaml"), params.data)

@@ -1,10 +1,10 @@
 """Benchmark the model service against in-process predict and a plain FastAPI endpoint.
 
-Three ways to run the same ``mlops.model.predict`` on the same model:
+Three ways to run the same ``mlops.pipeline.model.predict`` on the same model:
 
 - in-process: a DataFrame built from JSON-like records, then predict (one thread, as served);
 - plain: a minimal FastAPI endpoint around it (uvicorn, one worker, sync handler);
-- service: ``bentoml serve mlops.service:Model``.
+- service: ``bentoml serve mlops.serving.service:Model``.
 
 Both servers run at once in subprocesses on 127.0.0.1. Each load is measured in rounds (default
 4) that take turns between in-process predict (where it applies), the plain endpoint and the
@@ -87,9 +87,9 @@ def combined(loads: list[Load]) -> Load:
 
 def records(rows: int) -> list[dict[str, Any]]:
     """Feature rows like reports/sample_request.json's, from the example data generator."""
-    from mlops.example_data import generate
+    from mlops.data.example_data import generate
+    from mlops.data.schema import load_schema, resolve_features
     from mlops.params import load_params
-    from mlops.schema import load_schema, resolve_features
 
     features = resolve_features(load_schema(ROOT / "schema.yaml"), load_params(ROOT / "params.yaml").data)
     frame = generate(rows, seed=11)[list(features.all)]
@@ -102,7 +102,7 @@ def in_process(model_path: Path) -> Callable[[list[dict[str, Any]], float], Load
     import pandas as pd
     from threadpoolctl import threadpool_limits
 
-    from mlops.model import predict
+    from mlops.pipeline.model import predict
 
     threadpool_limits(1)
     model = joblib.load(model_path)
@@ -232,7 +232,7 @@ def plain_app(model_path: Path):
     import pandas as pd
     from fastapi import FastAPI
 
-    from mlops.model import predict
+    from mlops.pipeline.model import predict
 
     model = joblib.load(model_path)
     app = FastAPI()
@@ -257,7 +257,7 @@ def start(stack: contextlib.ExitStack, model: Path, work: Path, body: bytes) -> 
     ports = {"plain": free_port(), "service": free_port()}
     commands = {
         "plain": [sys.executable, __file__, "--model", str(model), "--plain-server", str(ports["plain"])],
-        "service": [str(VENV_BIN / "bentoml"), "serve", "mlops.service:Model", "--host", HOST],
+        "service": [str(VENV_BIN / "bentoml"), "serve", "mlops.serving.service:Model", "--host", HOST],
     }
     commands["service"] += ["--port", str(ports["service"])]
     env_service = {"MODEL_PATH": str(model.resolve()), "PREDICTION_LOG": str(work / "predictions.jsonl")}

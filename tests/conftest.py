@@ -10,7 +10,7 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from mlops import example_data
+from mlops.data import example_data
 from mlops.params import Params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]

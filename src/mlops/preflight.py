@@ -43,7 +43,7 @@ def ensure_data(params: Params, repo: Repo) -> str:
         return "data pulled from the DVC remote"
     example = _example_spec() if path == EXAMPLE else None  # the generator writes only the example file
     if example is not None:
-        from mlops import example_data
+        from mlops.data import example_data
 
         example_data.write_csv(example_data.generate(**example), path)
         if _modified(repo):
@@ -85,9 +85,9 @@ def _no_remote(path: Path, why: str) -> str:
 
 def check(params: Params, schema_path: Path = SCHEMA) -> list[str]:
     """Validate model params and the data contract (inferring the schema the first time)."""
-    from mlops.model import make_estimator
-    from mlops.schema import check_frame, infer_schema, load_schema, raise_if_errors, save_schema
-    from mlops.table import read_table
+    from mlops.data.schema import check_frame, infer_schema, load_schema, raise_if_errors, save_schema
+    from mlops.data.table import read_table
+    from mlops.pipeline.model import make_estimator
 
     notes = []
     make_estimator(params.model, params.data.task)

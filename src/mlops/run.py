@@ -11,9 +11,10 @@ import sys
 from dvc.cli import main as dvc
 from dvc.repo import Repo
 
-from mlops import gate, preflight, report
+from mlops import preflight
 from mlops.errors import cli
 from mlops.params import load_params
+from mlops.review import gate, report
 
 
 @cli

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from pipeline_project import FIRST, ROOT, ROWS, RUNS, Completed, Project, Runs
 
-from mlops import example_data
+from mlops.data import example_data
 
 # The session fixtures that wait for background runs, and the run each one waits for.
 FIXTURE_RUNS = {"binary_run": "binary", "branch_run": "branch"}

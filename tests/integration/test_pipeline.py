@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pipeline_project import Completed, Project
 
+from mlops.data.schema import load_schema, resolve_features
 from mlops.params import parse_params
-from mlops.schema import load_schema, resolve_features
 
 pytestmark = pytest.mark.integration
 

@@ -25,12 +25,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops.example_data import generate
-from mlops.model import predict
-from mlops.package import file_md5
+from mlops.data.example_data import generate
+from mlops.data.schema import load_schema, resolve_features
 from mlops.params import load_params
-from mlops.schema import load_schema, resolve_features
-from mlops.train import train
+from mlops.pipeline.model import predict
+from mlops.pipeline.train import train
+from mlops.serving.package import file_md5
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def server(
     work = tmp_path_factory.mktemp("serve")
     log = work / "predictions.jsonl"
     env = environment(MODEL_PATH=str(model_path), PREDICTION_LOG=str(log), BENTOML_HOME=str(bentoml_home))
-    with serving("mlops.service:Model", env, work / "server.log") as url:
+    with serving("mlops.serving.service:Model", env, work / "server.log") as url:
         yield Server(url, log, work / "server.log")
 
 
@@ -224,7 +224,7 @@ def test_each_request_is_logged_with_its_id_inputs_and_outputs(
 
 def test_smoke_test_passes_the_service(server: Server, tmp_path: Path, sample: dict) -> None:
     (tmp_path / "sample.json").write_text(json.dumps(sample))
-    command = [sys.executable, "-m", "mlops.smoke", server.url, str(tmp_path / "sample.json")]
+    command = [sys.executable, "-m", "mlops.serving.smoke", server.url, str(tmp_path / "sample.json")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"smoke test passed: {server.url}" in result.stdout
@@ -252,7 +252,14 @@ def test_fuzzed_requests_never_get_a_server_error(server: Server, tmp_path: Path
 def bento(model_path: Path, bentoml_home: Path) -> tuple[str, str, dict[str, str]]:
     """Import the model into a fresh BentoML store, build the Bento; its tag, the model's, the env."""
     env = environment(BENTOML_HOME=str(bentoml_home))
-    package = [sys.executable, "-m", "mlops.package", str(model_path), "data.dvc", "reports/metrics.json"]
+    package = [
+        sys.executable,
+        "-m",
+        "mlops.serving.package",
+        str(model_path),
+        "data.dvc",
+        "reports/metrics.json",
+    ]
     build = [str(BIN / "bentoml"), "build", "--output", "tag"]
     model_tag, bento_tag = (run(command, env).splitlines()[-1] for command in (package, build))
     return bento_tag.removeprefix("__tag__:"), model_tag, env
@@ -278,7 +285,7 @@ def test_bento_references_the_imported_model(
     assert {"commit", "data_md5", "model_md5"} <= set(model_info["labels"])
     assert "metrics" in model_info["metadata"]
     src = bentoml_home / "bentos" / name / build_version / "src"
-    assert {"params.yaml", "schema.yaml", "src/mlops/service.py"} <= {
+    assert {"params.yaml", "schema.yaml", "src/mlops/serving/service.py"} <= {
         str(p.relative_to(src)) for p in src.rglob("*")
     }
 
@@ -286,7 +293,7 @@ def test_bento_references_the_imported_model(
 def test_import_refuses_a_model_dvc_lock_does_not_record(model_path: Path, tmp_path: Path) -> None:
     other = tmp_path / "model.joblib"
     other.write_bytes(model_path.read_bytes() + b"\0")
-    package = [sys.executable, "-m", "mlops.package", "--check-lock", "dvc.lock", str(other)]
+    package = [sys.executable, "-m", "mlops.serving.package", "--check-lock", "dvc.lock", str(other)]
     env = environment(BENTOML_HOME=str(tmp_path / "bentoml"))
     result = subprocess.run(
         [*package, "data.dvc", "reports/metrics.json"], cwd=ROOT, env=env, capture_output=True, text=True

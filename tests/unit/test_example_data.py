@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops import example_data
-from mlops.schema import load_schema
+from mlops.data import example_data
+from mlops.data.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from mlops.gate import decide
 from mlops.params import Params
+from mlops.review.gate import decide
 
 
 def summary(*problems: tuple[str, str], suite: str = "Train Test Validation Suite") -> dict:
-    """A Deepchecks summary as mlops.suites.summarize writes it, with (check, status) problems."""
+    """A Deepchecks summary as mlops.pipeline.suites.summarize writes it, with (check, status) problems."""
     return {
         "suite": suite,
         "counts": {"PASS": 3, "WARN": 0, "FAIL": 0, "ERROR": 0, "NOT RUN": 0},

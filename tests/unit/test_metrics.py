@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlops import metrics
+from mlops.pipeline import metrics
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from mlops.data.schema import infer_schema, resolve_features
 from mlops.errors import UserError
-from mlops.evaluate import sample_request
-from mlops.model import (
+from mlops.params import ESTIMATORS, Params
+from mlops.pipeline.evaluate import sample_request
+from mlops.pipeline.model import (
     ESTIMATOR_CLASSES,
     as_text,
     build_pipeline,
@@ -20,8 +22,6 @@ from mlops.model import (
     make_estimator,
     predict,
 )
-from mlops.params import ESTIMATORS, Params
-from mlops.schema import infer_schema, resolve_features
 
 
 def test_make_estimator_uses_params_hyperparameters_and_seed(params: Params):

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from mlops.gate import decide
 from mlops.params import Params
-from mlops.report import Provenance, Snapshot, render
+from mlops.review.gate import decide
+from mlops.review.report import Provenance, Snapshot, render
 
 
 def _summary(suite: str, problems: list[dict]) -> dict:

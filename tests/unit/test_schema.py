@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.errors import UserError
-from mlops.params import Features, Params
-from mlops.schema import (
+from mlops.data.schema import (
     check_frame,
     infer_schema,
     load_schema,
@@ -18,6 +16,8 @@ from mlops.schema import (
     resolve_features,
     save_schema,
 )
+from mlops.errors import UserError
+from mlops.params import Features, Params
 
 
 @pytest.fixture

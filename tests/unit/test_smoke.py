@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlops.smoke import smoke
+from mlops.serving.smoke import smoke
 
 SAMPLE = {"records": [{"age": 30.0}, {"age": 40.0}]}
 

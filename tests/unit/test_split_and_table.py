@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlops.data.table import read_table
 from mlops.errors import UserError
 from mlops.params import Params
-from mlops.split import split
-from mlops.table import read_table
+from mlops.pipeline.split import split
 
 
 def test_time_based_split_puts_the_latest_dates_in_test(churn: pd.DataFrame, params: Params):

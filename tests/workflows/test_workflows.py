@@ -117,7 +117,7 @@ def project(tmp_path_factory) -> Path:
     _git(project, "config", "user.name", "test")
     _edit_params(project, _shrink)
     subprocess.run(
-        [BIN / "python", "-m", "mlops.example_data", "data/churn.csv", "--rows", str(ROWS)],
+        [BIN / "python", "-m", "mlops.data.example_data", "data/churn.csv", "--rows", str(ROWS)],
         cwd=project,
         check=True,
         env=_env(),

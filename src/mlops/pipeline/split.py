@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlops.data.table import read_table
 from mlops.errors import UserError, cli
 from mlops.params import DataParams, SplitParams, load_params
-from mlops.table import read_table
 from mlops.timings import timed
 
 

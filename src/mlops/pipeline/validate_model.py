@@ -10,11 +10,11 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlops import suites
+from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
-from mlops.model import predict
 from mlops.params import Features, Params, load_params
-from mlops.schema import load_schema, resolve_features
+from mlops.pipeline import suites
+from mlops.pipeline.model import predict
 from mlops.timings import timed
 
 

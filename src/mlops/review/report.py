@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from mlops import baseline
 from mlops.errors import UserError, cli
+from mlops.review import baseline
 from mlops.timings import read_timings
 
 HTML_REPORTS = ("data_integrity", "train_test_validation", "model_evaluation")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from mlops import suites
+from mlops.data.schema import check_frame, load_schema, raise_if_errors, resolve_features
+from mlops.data.table import read_table
 from mlops.errors import cli
 from mlops.params import DataParams, ValidationParams, load_params
-from mlops.schema import check_frame, load_schema, raise_if_errors, resolve_features
-from mlops.table import read_table
+from mlops.pipeline import suites
 from mlops.timings import timed
 
 

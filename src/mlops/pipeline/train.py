@@ -9,10 +9,10 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
-from mlops.model import build_pipeline, make_estimator
 from mlops.params import Features, Params, load_params
-from mlops.schema import load_schema, resolve_features
+from mlops.pipeline.model import build_pipeline, make_estimator
 from mlops.timings import timed
 
 

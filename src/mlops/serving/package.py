@@ -5,7 +5,8 @@ models/model.joblib and the ``model_version`` the service answers with. Labels (
 with ``bentoml models list``) hold the commit, the data and the model hash; metadata holds the
 metrics. bentofile.yaml pins ``mlops-model:latest`` at build time, so build right after importing.
 
-Usage: python -m mlops.package [--check-lock dvc.lock] models/model.joblib data.dvc reports/metrics.json
+Usage: python -m mlops.serving.package [--check-lock dvc.lock] models/model.joblib data.dvc \
+    reports/metrics.json
 (--check-lock: refuse a model file that is not the one the pipeline produced and dvc.lock records.)
 """
 

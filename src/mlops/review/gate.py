@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops import baseline
 from mlops.errors import cli
 from mlops.params import GateParams, ValidationParams, load_params
+from mlops.review import baseline
 
 FAILING = ("FAIL", "ERROR")
 

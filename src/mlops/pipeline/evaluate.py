@@ -12,10 +12,10 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from mlops import metrics
 from mlops.errors import cli
-from mlops.model import categorical_columns, category_text, predict
 from mlops.params import Params, load_params
+from mlops.pipeline import metrics
+from mlops.pipeline.model import categorical_columns, category_text, predict
 from mlops.timings import timed
 
 IMPORTANCE_ROWS = 2000

@@ -1,7 +1,7 @@
-"""BentoML service: ``POST /predict`` answers with the same ``mlops.model.predict`` that evaluate uses.
+"""BentoML service: ``POST /predict`` runs the same ``predict`` as the evaluate stage.
 
 Model: served from a built Bento, the service loads the model the Bento pinned (bentofile.yaml
-``models:``, imported into the store by ``python -m mlops.package``). Otherwise, as with
+``models:``, imported into the store by ``python -m mlops.serving.package``). Otherwise, as with
 ``make serve``, it loads the file MODEL_PATH (default models/model.joblib); MODEL_PATH also wins
 inside a Bento when set. ``model_version`` is the md5 of the model file either way: the hash
 dvc.lock records and the version of the stored model.
@@ -36,9 +36,9 @@ from pydantic_core import to_json
 from starlette.responses import JSONResponse
 from typing_extensions import TypedDict
 
-from mlops.package import MODEL_FILE, file_md5
+from mlops.data.schema import load_schema, resolve_features
 from mlops.params import Features, load_params
-from mlops.schema import load_schema, resolve_features
+from mlops.serving.package import MODEL_FILE, file_md5
 
 DEFAULT_MODEL_PATH = "models/model.joblib"
 DEFAULT_PREDICTION_LOG = "monitoring/predictions.jsonl"
@@ -87,7 +87,7 @@ class Model:
         import joblib
         from threadpoolctl import threadpool_limits
 
-        from mlops.model import predict
+        from mlops.pipeline.model import predict
 
         threadpool_limits(1)
         path, self.version = _model_file()

@@ -1,6 +1,6 @@
 """Smoke-test a running model service: ready, the sample answered, a bad body rejected, a short load.
 
-Usage: python -m mlops.smoke http://127.0.0.1:3000 reports/sample_request.json
+Usage: python -m mlops.serving.smoke http://127.0.0.1:3000 reports/sample_request.json
 """
 
 from __future__ import annotations

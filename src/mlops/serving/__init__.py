@@ -1,0 +1,1 @@
+"""Shipping the model: import into BentoML with its lineage, the service, and its smoke test."""
