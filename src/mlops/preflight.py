@@ -84,28 +84,30 @@ def _no_remote(path: Path, why: str) -> str:
 
 
 def check(params: Params, schema_path: Path = SCHEMA) -> list[str]:
-    """Validate model params and the data contract (inferring the schema the first time)."""
+    """Validate model params and the data contract (inferring the schema the first time, and
+    writing it only once the data passed it)."""
     from mlops.data.schema import check_frame, infer_schema, load_schema, raise_if_errors, save_schema
     from mlops.data.table import read_table
     from mlops.pipeline.model import make_estimator
 
-    notes = []
     make_estimator(params.model, params.data.task)
     frame = read_table(params.data.path)
-    if not schema_path.exists():
-        save_schema(infer_schema(frame, params.data), schema_path)
-        notes.append(f"inferred {schema_path} from the data: review and commit it")
-    findings = check_frame(frame, load_schema(schema_path), params.data)
+    inferred = not schema_path.exists()
+    schema = infer_schema(frame, params.data) if inferred else load_schema(schema_path)
+    findings = check_frame(frame, schema, params.data)
     raise_if_errors(findings, params.data.path)
-    return notes + findings.warnings
+    if inferred:
+        save_schema(schema, schema_path)
+        return [f"inferred {schema_path} from the data: review and commit it", *findings.warnings]
+    return findings.warnings
 
 
 @cli
 def main() -> None:
     params = load_params()
     with Repo() as repo:
-        print(f"preflight: {ensure_data(params, repo)}")
-    for note in check(params):
+        data_note = ensure_data(params, repo)
+    for note in [*check(params), data_note]:
         print(f"preflight: {note}")
 
 

@@ -1,18 +1,21 @@
 """`make run`: preflight, `dvc repro`, gate and report, then the verdict and where to read more.
 
 Everything runs in one process so that a re-run with nothing changed takes seconds: when DVC
-reports every stage up to date, the data was already checked and nothing is reproduced.
+reports every stage up to date, the data was already checked and nothing is reproduced. When
+preflight or a stage fails, the last good outputs are restored (mlops.last_good). Exit codes are
+those of mlops.errors: 0 pass, 1 gate failed, 2 bad input, 3 a stage failed.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from dvc.cli import main as dvc
 from dvc.repo import Repo
 
-from mlops import preflight
-from mlops.errors import cli
+from mlops import last_good, preflight
+from mlops.errors import StageFailed, cli
 from mlops.params import load_params
 from mlops.review import gate, report
 
@@ -21,21 +24,25 @@ from mlops.review import gate, report
 def main() -> int:
     params = load_params()
     with Repo() as repo:
-        print(f"preflight: {preflight.ensure_data(params, repo)}")
-        changed = repo.status()
-        # With a remote, stages already run elsewhere (same code, params, data) are restored, not rerun.
-        repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
-    if changed:
-        for note in preflight.check(params):
-            print(f"preflight: {note}")
-        if dvc(repro) != 0:
-            print(
-                "error: `dvc repro` failed (see above); the last good model and reports are kept.",
-                file=sys.stderr,
+        root = Path(repo.root_dir)
+    with last_good.kept_on_failure(root):
+        with Repo() as repo:
+            data_note = preflight.ensure_data(params, repo)
+            changed = repo.status()
+            # With a remote, stages already run elsewhere (same code, params, data) are restored, not rerun.
+            repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
+        if changed:
+            for note in preflight.check(params):
+                print(f"preflight: {note}")
+        print(f"preflight: {data_note}")  # after the check: never "track this data" for data that fails it
+        if not changed:
+            print("Every stage is up to date: nothing to reproduce.")
+        elif dvc(repro) != 0:
+            raise StageFailed(
+                "`dvc repro` stopped at a failing stage (its error is above). The last good model, "
+                "reports, dvc.lock, data.dvc and schema.yaml are restored as they were; fix the "
+                "problem and run `make run` again."
             )
-            return 1
-    else:
-        print("Every stage is up to date: nothing to reproduce.")
     verdict = gate.main([])
     report.main([])
     print("Full Deepchecks reports: reports/*.html. Serve the model: make serve")

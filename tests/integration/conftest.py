@@ -22,7 +22,12 @@ from pipeline_project import FIRST, ROOT, ROWS, RUNS, Completed, Project, Runs
 from mlops.data import example_data
 
 # The session fixtures that wait for background runs, and the run each one waits for.
-FIXTURE_RUNS = {"binary_run": "binary", "branch_run": "branch"}
+FIXTURE_RUNS = {
+    "binary_run": "binary",
+    "worse_run": "worse",
+    "next_month_run": "next_month",
+    "fork_run": "fork",
+}
 
 
 def _runs_of(item: pytest.Item) -> set[str]:
@@ -108,9 +113,21 @@ def binary_run(runs: Runs) -> Completed:
 
 
 @pytest.fixture(scope="session")
-def branch_run(runs: Runs) -> Completed:
-    """The binary run committed on `main`, then a model param changed on a branch and run again."""
-    return runs.wait("branch")
+def worse_run(runs: Runs) -> Completed:
+    """The binary run committed on `main`, then a much worse model on a branch."""
+    return runs.wait("worse")
+
+
+@pytest.fixture(scope="session")
+def next_month_run(runs: Runs) -> Completed:
+    """The binary run committed on `main`, then next month's rows on a branch."""
+    return runs.wait("next_month")
+
+
+@pytest.fixture(scope="session")
+def fork_run(runs: Runs) -> Completed:
+    """The binary run committed on `main`, then a fork's own table swapped in."""
+    return runs.wait("fork")
 
 
 @pytest.fixture(params=["binary", "multiclass", "regression"])

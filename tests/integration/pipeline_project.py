@@ -32,16 +32,55 @@ OUTPUTS = ("models/model.joblib", "reports/metrics.json", "reports/report.md", "
 # default list multiclass on `plan` and regression on `monthly_charges` fail the gate.
 _PPS_CHECK = "Feature Label Correlation Change"
 _NOT_PPS = {"validation": {"blocking_checks": lambda checks: [c for c in checks if c != _PPS_CHECK]}}
-NEW_LEARNING_RATE = 0.2
+# A change that makes the model much worse on the same data (two stumps), with a minimum it still
+# meets: only the drop against main's model can fail it.
+WORSE = {"model": {"hyperparameters": {"max_iter": 2, "max_leaf_nodes": 2}}, "gate": {"min": 0.5}}
+# A fork's own table: weak features of scikit-learn's breast cancer data, yes/no labels under the
+# example's target name, so main's model is found and tried, but lacks its columns.
+FORK_FEATURES = ["mean fractal dimension", "texture error", "smoothness error", "symmetry error"]
 
 
-def branch_off_main(project: Project) -> None:
-    """Commit the finished run on `main`, then change a model param on a new branch."""
+def commit_as_main(project: Project) -> None:
+    """Commit the finished run as `main`, and start a branch for the change."""
     project.git("symbolic-ref", "HEAD", "refs/heads/main")
     project.git("add", "--all")
     project.git("commit", "--quiet", "--message", "first run")
-    project.git("checkout", "--quiet", "-b", "faster-learning")
-    project.update_params({"model": {"hyperparameters": {"learning_rate": NEW_LEARNING_RATE}}})
+    project.git("checkout", "--quiet", "-b", "change")
+
+
+def make_worse(project: Project) -> None:
+    commit_as_main(project)
+    project.update_params(WORSE)
+
+
+def next_month(project: Project) -> None:
+    """New rows (the example's next period), same columns: main's model can score them."""
+    from mlops.data import example_data
+
+    commit_as_main(project)
+    example_data.write_csv(example_data.generate(rows=ROWS, period=1), project.file("data/churn.csv"))
+
+
+def swap_in_a_fork_table(project: Project) -> None:
+    """What README "Use your own data" says a fork does: its table, dvc add, no schema, params."""
+    from sklearn.datasets import load_breast_cancer
+
+    commit_as_main(project)
+    frame = load_breast_cancer(as_frame=True).frame
+    table = frame[FORK_FEATURES].assign(churned=frame["target"].map({0: "yes", 1: "no"}))
+    project.file("data/churn.csv").unlink()
+    table.to_csv(project.file("data/patients.csv"), index=False)
+    project.file("schema.yaml").unlink()
+    project.dvc("add", "--quiet", "data")
+    pinned = yaml.safe_load(project.file("data.dvc").read_text())
+    pinned.pop("meta", None)  # no longer the bundled example
+    project.file("data.dvc").write_text(yaml.safe_dump(pinned, sort_keys=False))
+    project.update_params(
+        {
+            "data": {"path": "data/patients.csv", "id_column": None, "datetime_column": None},
+            "gate": {"min": 0.5},
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +102,9 @@ RUNS: dict[str, RunSpec] = {
         {"data": {"task": "regression", "target": "monthly_charges"}, "gate": {"metric": "r2", "min": 0.5}}
         | _NOT_PPS
     ),
-    "branch": RunSpec(after="binary", setup=branch_off_main),
+    "worse": RunSpec(after="binary", setup=make_worse),
+    "next_month": RunSpec(after="binary", setup=next_month),
+    "fork": RunSpec(after="binary", setup=swap_in_a_fork_table),
 }
 FIRST = "binary"  # runs at normal priority; the others are niced, and tests waiting for them go last
 

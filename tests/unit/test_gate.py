@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from mlops.params import Params
+from mlops.review import champion
 from mlops.review.gate import decide
 
 
@@ -26,54 +27,108 @@ def metrics(value: float, name: str = "roc_auc") -> dict:
     return {"train": {name: value + 0.05}, "test": {name: value}}
 
 
+NONE = {
+    "basis": champion.NONE,
+    "reason": "main has no committed run yet, so there is nothing to compare with",
+}
+
+
+def main_model(value: float, name: str = "roc_auc", basis: str = champion.RESCORED) -> dict:
+    """A comparison as champion.compare writes it: main's model scored on this change's test set."""
+    return {"basis": basis, "reason": "…", "metrics": {"test": {name: value}}, "plots": {}}
+
+
 def test_passes_above_the_minimum_without_baseline(params: Params):
-    result = decide(metrics(0.82), None, [], params.gate, params.validation)
+    result = decide(metrics(0.82), NONE, [], params.gate, params.validation)
     assert result["verdict"] == "pass"
     assert result["metric"] == "roc_auc"
     assert result["value"] == 0.82
     assert result["baseline"] is None
     texts = [r["text"] for r in result["reasons"]]
     assert texts[0] == f"test roc_auc 0.8200 ≥ minimum {params.gate.min}"
-    assert "no baseline on main yet: the drop check is skipped" in texts
+    assert f"not compared with main: {NONE['reason']}" in texts
     assert all(r["passed"] for r in result["reasons"])
 
 
 def test_fails_below_the_minimum(params: Params):
-    result = decide(metrics(0.70), None, [], params.gate, params.validation)
+    result = decide(metrics(0.70), NONE, [], params.gate, params.validation)
     assert result["verdict"] == "fail"
     assert result["reasons"][0] == {"passed": False, "text": "test roc_auc 0.7000 < minimum 0.75"}
 
 
 def test_minimum_itself_passes(params: Params):
-    assert decide(metrics(params.gate.min), None, [], params.gate, params.validation)["verdict"] == "pass"
+    assert decide(metrics(params.gate.min), NONE, [], params.gate, params.validation)["verdict"] == "pass"
 
 
 def test_drop_beyond_max_drop_against_main_fails(params: Params):
-    result = decide(metrics(0.80), metrics(0.85), [], params.gate, params.validation)
+    result = decide(metrics(0.80), main_model(0.85), [], params.gate, params.validation)
     assert result["verdict"] == "fail"
     assert result["baseline"] == 0.85
     drop = result["reasons"][1]
     assert drop["passed"] is False
-    assert drop["text"] == "test roc_auc 0.8000 vs main 0.8500: change -0.0500 (largest drop allowed 0.02)"
+    assert drop["text"] == (
+        "test roc_auc 0.8000 vs main 0.8500 (main's model on this test set): change -0.0500 "
+        "(largest drop allowed 0.02)"
+    )
 
 
 @pytest.mark.parametrize(("base", "value"), [(0.85, 0.84), (0.85, 0.83), (0.80, 0.90)])
 def test_drop_within_max_drop_or_a_gain_passes(params: Params, base: float, value: float):
     # 0.85 -> 0.83 is exactly max_drop (0.02), which is allowed, floating-point error or not.
-    result = decide(metrics(value), metrics(base), [], params.gate, params.validation)
+    result = decide(metrics(value), main_model(base), [], params.gate, params.validation)
     assert result["verdict"] == "pass", result["reasons"]
 
 
 def test_baseline_without_the_gate_metric_counts_as_no_baseline(params: Params):
-    result = decide(metrics(0.80), metrics(0.95, name="r2"), [], params.gate, params.validation)
+    result = decide(metrics(0.80), main_model(0.95, name="r2"), [], params.gate, params.validation)
     assert result["verdict"] == "pass"
     assert result["baseline"] is None
+
+
+def test_same_test_set_says_it_compares_with_mains_committed_metrics(params: Params):
+    comparison = main_model(0.85, basis=champion.SAME_TEST_SET)
+    result = decide(metrics(0.86), comparison, [], params.gate, params.validation)
+    assert result["basis"] == champion.SAME_TEST_SET
+    assert result["reasons"][1]["text"] == (
+        "test roc_auc 0.8600 vs main 0.8500 (main's committed metrics on the same test set): "
+        "change +0.0100 (largest drop allowed 0.02)"
+    )
+
+
+def test_not_comparable_never_fails_on_numbers_from_other_data(params: Params):
+    comparison = {"basis": champion.NONE, "reason": "main's model predicts 'churned' (binary) and …"}
+    result = decide(metrics(0.76), comparison, [], params.gate, params.validation)
+    assert result["verdict"] == "pass"
+    assert result["baseline"] is None
+    assert result["reasons"][1] == {
+        "passed": True,
+        "text": "not compared with main: main's model predicts 'churned' (binary) and …",
+    }
+
+
+def test_undefined_metric_fails_with_its_reason_and_the_remedy(params: Params):
+    why = "the set has no rows of class 'rare' (the model knows 3 classes)"
+    undefined = {
+        "train": {"roc_auc": 0.9},
+        "test": {"roc_auc": None},
+        "undefined": {"test": {"roc_auc": why}},
+    }
+    result = decide(undefined, main_model(0.8), [], params.gate, params.validation)
+    assert result["verdict"] == "fail"
+    assert result["value"] is None
+    first, drop = result["reasons"][:2]
+    assert first["passed"] is False
+    assert first["text"].startswith(f"test roc_auc is undefined: {why}. Set gate.metric in params.yaml")
+    assert drop == {
+        "passed": True,
+        "text": "not compared with main: roc_auc is undefined for one of the two models",
+    }
 
 
 @pytest.mark.parametrize("status", ["FAIL", "ERROR"])
 def test_blocking_deepchecks_failure_fails(params: Params, status: str):
     blocking = params.validation.blocking_checks[0]
-    result = decide(metrics(0.9), None, [summary((blocking, status))], params.gate, params.validation)
+    result = decide(metrics(0.9), NONE, [summary((blocking, status))], params.gate, params.validation)
     assert result["verdict"] == "fail"
     failed = [r["text"] for r in result["reasons"] if not r["passed"]]
     assert failed == [f"Deepchecks {blocking} (Train Test Validation Suite): some condition: why"]
@@ -82,14 +137,14 @@ def test_blocking_deepchecks_failure_fails(params: Params, status: str):
 def test_non_blocking_deepchecks_failure_does_not_fail(params: Params):
     assert "Simple Model Comparison" not in params.validation.blocking_checks
     problems = summary(("Simple Model Comparison", "FAIL"), suite="Model Evaluation Suite")
-    result = decide(metrics(0.9), None, [problems], params.gate, params.validation)
+    result = decide(metrics(0.9), NONE, [problems], params.gate, params.validation)
     assert result["verdict"] == "pass"
 
 
 @pytest.mark.parametrize("status", ["WARN", "NOT RUN"])
 def test_blocking_check_that_warns_or_did_not_run_does_not_fail(params: Params, status: str):
     blocking = params.validation.blocking_checks[0]
-    result = decide(metrics(0.9), None, [summary((blocking, status))], params.gate, params.validation)
+    result = decide(metrics(0.9), NONE, [summary((blocking, status))], params.gate, params.validation)
     assert result["verdict"] == "pass"
 
 
@@ -99,7 +154,7 @@ def test_every_blocking_failure_is_listed(params: Params):
         summary(("Is Single Value", "FAIL"), suite="Data Integrity Suite"),
         summary(("Feature Drift", "FAIL")),
     ]
-    result = decide(metrics(0.6), metrics(0.9), problems, params.gate, validation)
+    result = decide(metrics(0.6), main_model(0.9), problems, params.gate, validation)
     assert [r["passed"] for r in result["reasons"]] == [False, False, False, False]
 
 
@@ -109,5 +164,5 @@ def test_regression_gate_on_r2(raw_params: dict):
     raw_params["data"].update(task="regression", target="monthly_charges")
     raw_params["gate"].update(metric="r2", min=0.5)
     params = parse_params(raw_params)
-    assert decide(metrics(0.6, "r2"), None, [], params.gate, params.validation)["verdict"] == "pass"
-    assert decide(metrics(0.4, "r2"), None, [], params.gate, params.validation)["verdict"] == "fail"
+    assert decide(metrics(0.6, "r2"), NONE, [], params.gate, params.validation)["verdict"] == "pass"
+    assert decide(metrics(0.4, "r2"), NONE, [], params.gate, params.validation)["verdict"] == "fail"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
 from mlops.params import Params
+from mlops.review import champion
 from mlops.review.gate import decide
-from mlops.review.report import Provenance, Snapshot, render
+from mlops.review.report import Provenance, Snapshot, ci_run_url, render
 
 
 def _summary(suite: str, problems: list[dict]) -> dict:
@@ -77,15 +79,35 @@ def provenance(baseline: bool) -> Provenance:
     )
 
 
-def report(params: Params, current: Snapshot, base: Snapshot | None) -> str:
+def comparison(base: Snapshot | None, basis: str = champion.RESCORED) -> dict:
+    """champion.compare's result: main's model on this change's test set, or no comparison."""
+    if base is None or base.metrics is None:
+        return {
+            "basis": champion.NONE,
+            "reason": "main has no committed run yet, so there is nothing to compare with",
+        }
+    return {
+        "basis": basis,
+        "reason": "…",
+        "ref": "main",
+        "commit": "fedcba9876543210",
+        "model_md5": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "metrics": {"test": base.metrics["test"]},
+        "plots": {name: base.plots[name] for name in ("roc", "precision_recall")},
+    }
+
+
+def report(params: Params, current: Snapshot, base: Snapshot | None, **provenance_fields) -> str:
+    compared = comparison(base)
     gate = decide(
         current.metrics,
-        base and base.metrics,
+        compared,
         [current.data_summary["deepchecks"], *MODEL_VALIDATION.values()],
         params.gate,
         params.validation,
     )
-    return render(gate, current, base, MODEL_VALIDATION, provenance(base is not None))
+    prov = dataclasses.replace(provenance(base is not None), **provenance_fields)
+    return render(gate, current, base, compared, MODEL_VALIDATION, prov)
 
 
 def test_verdict_is_the_first_line(params: Params, raw_params: dict):
@@ -103,7 +125,9 @@ def test_failed_verdict_is_the_first_line_with_the_reason(params: Params, raw_pa
 
 def test_without_baseline_the_report_says_so(params: Params, raw_params: dict):
     text = report(params, snapshot(raw_params, 0.82), None)
-    assert "No baseline: main has no committed metrics yet, so there is nothing to compare with." in text
+    assert (
+        "Not compared with main: main has no committed run yet, so there is nothing to compare with." in text
+    )
     assert "No baseline params on main to compare with." in text
     assert "| **roc_auc** (gate) | — | 0.8200 | — |" in text
     assert "- baseline: none" in text
@@ -111,7 +135,11 @@ def test_without_baseline_the_report_says_so(params: Params, raw_params: dict):
 
 def test_metrics_deltas_against_main(params: Params, raw_params: dict):
     text = report(params, snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.80))
-    assert "No baseline" not in text
+    assert "Not compared" not in text
+    assert (
+        'The "main" column is main\'s model (`0a1b2c3d4e5f`, from `main` @ `fedcba987654`) scored on '
+        "this change's test set: like for like."
+    ) in text
     assert "| metric | main | this change | change |" in text
     assert "| **roc_auc** (gate) | 0.8000 | 0.8200 | +0.0200 |" in text
     assert "| f1 | 0.4500 | 0.4500 | +0.0000 |" in text
@@ -146,15 +174,18 @@ def test_added_param_shows_a_dash_for_main(params: Params, raw_params: dict):
 
 def test_main_with_params_but_no_metrics_yet(params: Params, raw_params: dict):
     base = snapshot(copy.deepcopy(raw_params), 0.8)
-    base = Snapshot(metrics=None, params=base.params, data_summary=None, data_hash=None, plots={})
+    base = Snapshot(params=base.params, data_summary=None, data_hash=None)
     text = report(params, snapshot(raw_params, 0.82), base)
-    assert "No baseline: main has no committed metrics yet" in text
+    assert "Not compared with main: main has no committed run yet" in text
     assert "Same params as main." in text
 
 
 def test_deepchecks_section(params: Params, raw_params: dict):
     text = report(params, snapshot(raw_params, 0.82), None)
-    assert "15 pass, 3 warn, 3 fail, 0 error conditions across Data Integrity Suite" in text
+    assert (
+        "15 pass, 3 warn, 3 fail, 0 error conditions, 3 check(s) that did not run, "
+        "across Data Integrity Suite"
+    ) in text
     # Cells are escaped so a '|' in Deepchecks' details does not break the table.
     row = "| Feature Feature Correlation | FAIL | no | Feature Feature Correlation condition | a \\| b |"
     assert row in text
@@ -180,5 +211,64 @@ def test_charts_are_mermaid(params: Params, raw_params: dict, with_base: bool):
     assert text.count("```mermaid") == text.count("xychart-beta") == 4  # ROC, PR, calibration, importance
     assert 'title "ROC (test set)"' in text
     assert "| actual \\ predicted | `0` | `1` |" in text
-    assert ("_Line charts draw this change first and main second._" in text) is with_base
+    overlay = "_ROC and precision-recall draw this change first and main's model second, on the same rows._"
+    assert (overlay in text) is with_base
+    assert text.count("    line [") == (5 if with_base else 3)  # main's ROC and PR on the same rows
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_same_test_set_basis_is_stated(params: Params, raw_params: dict):
+    base = snapshot(copy.deepcopy(raw_params), 0.8)
+    compared = comparison(base, champion.SAME_TEST_SET)
+    gate = decide(base.metrics, compared, [], params.gate, params.validation)
+    text = render(gate, snapshot(raw_params, 0.8), base, compared, MODEL_VALIDATION, provenance(True))
+    assert (
+        'The "main" column holds the metrics committed on `main` @ `fedcba987654`: same data and split, '
+        "so the same test set."
+    ) in text
+    assert "| **roc_auc** (gate) | 0.8000 | 0.8000 | +0.0000 |" in text
+
+
+def test_missing_values_are_shown_next_to_mains(params: Params, raw_params: dict):
+    current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8)
+    current.data_summary["profile"]["missing_share"] = {"age": 0.125, "plan": 0.01}
+    base.data_summary["profile"]["missing_share"] = {"age": 0.1}
+    text = report(params, current, base)
+    assert "| missing values in | main | this change |" in text
+    assert "| `age` | 10.0% | 12.5% |" in text
+    assert "| `plan` | 0.0% | 1.0% |" in text
+    assert "No missing values." in report(params, snapshot(raw_params, 0.82), None)
+
+
+def test_multiclass_curves_say_they_are_micro_averaged(params: Params, raw_params: dict):
+    raw_params["data"]["task"] = "multiclass"
+    text = report(params, snapshot(raw_params, 0.82), None)
+    assert 'title "ROC (test set, micro-averaged over classes)"' in text
+    assert 'title "Precision-recall (test set, micro-averaged over classes)"' in text
+
+
+def test_undefined_metric_is_a_dash_with_its_reason(params: Params, raw_params: dict):
+    current = snapshot(raw_params, 0.82)
+    current.metrics["test"]["f1"] = None
+    current.metrics["undefined"] = {
+        "test": {"f1": "the set has no rows of class '1' (the model knows 2 classes)"}
+    }
+    text = report(params, current, snapshot(copy.deepcopy(raw_params), 0.8))
+    assert "| f1 | 0.4500 | — | — |" in text
+    assert "- `f1` is undefined (—): the set has no rows of class '1' (the model knows 2 classes)." in text
+
+
+def test_links_the_ci_run_that_holds_the_html_reports(params: Params, raw_params: dict):
+    url = ci_run_url(
+        {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/churn", "GITHUB_RUN_ID": "42"}
+    )
+    assert url == "https://github.com/acme/churn/actions/runs/42"
+    assert ci_run_url({"GITHUB_REPOSITORY": "acme/churn"}) is None
+    text = report(params, snapshot(raw_params, 0.82), None, run_url=url)
+    assert f"in the `model-report` artifact of [this CI run]({url})." in text
+    assert f"- CI run: {url}" in text
+    local = report(params, snapshot(raw_params, 0.82), None)
+    assert (
+        "(`data_integrity.html`, `train_test_validation.html`, `model_evaluation.html`): in `reports/`."
+        in local
+    )

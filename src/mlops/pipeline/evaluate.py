@@ -27,9 +27,15 @@ def evaluate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, params: P
     task, target = params.data.task, params.data.target
     classes = getattr(model, "classes_", None)
     scores, plots = {}, {}
+    undefined = {}
     for name, frame in (("train", train), ("test", test)):
         y_pred, proba = predict(model, frame)
         scores[name] = metrics.compute_metrics(task, frame[target], y_pred, proba, classes)
+        if missing := [metric for metric, value in scores[name].items() if value is None]:
+            why = metrics.why_undefined(task, frame[target], classes if classes is not None else [])
+            undefined[name] = dict.fromkeys(missing, why)
+    if undefined:  # metrics.json stays valid JSON (null, never NaN), and says why
+        scores["undefined"] = undefined
     if task == "regression":
         plots = metrics.regression_plots(test[target], y_pred)
     else:

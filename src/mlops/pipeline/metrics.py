@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,36 +14,63 @@ from sklearn.preprocessing import label_binarize
 GRID = np.linspace(0, 1, 21)
 
 
-def compute_metrics(task: str, y_true, y_pred, proba, classes) -> dict[str, float]:
-    """The task's metrics, rounded so that reports and diffs stay readable."""
+def compute_metrics(task: str, y_true, y_pred, proba, classes) -> dict[str, float | None]:
+    """The task's metrics, rounded so that reports and diffs stay readable; None where a metric is
+    undefined on these rows (e.g. ROC AUC on a set that lacks a class: see why_undefined)."""
+    y_true = np.asarray(y_true)
+    return {name: _defined(score) for name, score in _scorers(task, y_true, y_pred, proba, classes).items()}
+
+
+def _scorers(task: str, y_true, y_pred, proba, classes) -> dict[str, Callable[[], float]]:
     if task == "regression":
-        values = {
-            "r2": skm.r2_score(y_true, y_pred),
-            "rmse": skm.root_mean_squared_error(y_true, y_pred),
-            "mae": skm.mean_absolute_error(y_true, y_pred),
+        return {
+            "r2": lambda: skm.r2_score(y_true, y_pred),
+            "rmse": lambda: skm.root_mean_squared_error(y_true, y_pred),
+            "mae": lambda: skm.mean_absolute_error(y_true, y_pred),
         }
-    elif task == "binary":
-        positive = proba[:, 1]
-        values = {
-            "roc_auc": skm.roc_auc_score(y_true, positive),
-            "average_precision": skm.average_precision_score(y_true, positive, pos_label=classes[1]),
-            "f1": skm.f1_score(y_true, y_pred, pos_label=classes[1]),
-            "precision": skm.precision_score(y_true, y_pred, pos_label=classes[1], zero_division=0),
-            "recall": skm.recall_score(y_true, y_pred, pos_label=classes[1]),
-            "accuracy": skm.accuracy_score(y_true, y_pred),
-            "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-            "log_loss": skm.log_loss(y_true, proba, labels=classes),
-            "brier": skm.brier_score_loss(y_true, positive, pos_label=classes[1]),
+    if task == "binary":
+        positive, label = proba[:, 1], classes[1]
+        return {
+            "roc_auc": lambda: skm.roc_auc_score(y_true == label, positive),
+            "average_precision": lambda: skm.average_precision_score(y_true, positive, pos_label=label),
+            "f1": lambda: skm.f1_score(y_true, y_pred, pos_label=label),
+            "precision": lambda: skm.precision_score(y_true, y_pred, pos_label=label, zero_division=0),
+            "recall": lambda: skm.recall_score(y_true, y_pred, pos_label=label),
+            "accuracy": lambda: skm.accuracy_score(y_true, y_pred),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y_true, y_pred),
+            "log_loss": lambda: skm.log_loss(y_true, proba, labels=classes),
+            "brier": lambda: skm.brier_score_loss(y_true, positive, pos_label=label),
         }
-    else:
-        values = {
-            "f1_macro": skm.f1_score(y_true, y_pred, average="macro"),
-            "accuracy": skm.accuracy_score(y_true, y_pred),
-            "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-            "roc_auc_ovr": skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes),
-            "log_loss": skm.log_loss(y_true, proba, labels=classes),
-        }
-    return {name: round(float(value), 5) for name, value in values.items()}
+    return {
+        "f1_macro": lambda: skm.f1_score(y_true, y_pred, average="macro"),
+        "accuracy": lambda: skm.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": lambda: skm.balanced_accuracy_score(y_true, y_pred),
+        "roc_auc_ovr": lambda: skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes),
+        "log_loss": lambda: skm.log_loss(y_true, proba, labels=classes),
+    }
+
+
+def _defined(score: Callable[[], float]) -> float | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns where it returns NaN
+        try:
+            value = float(score())
+        except ValueError:  # e.g. "Only one class present in y_true"
+            return None
+    return round(value, 5) if math.isfinite(value) else None
+
+
+def why_undefined(task: str, y_true, classes) -> str:
+    """Why a metric can be undefined on these rows, in words for the gate and the report."""
+    present = set(np.asarray(y_true).tolist())
+    if task != "regression":
+        missing = [c for c in classes if c not in present]
+        if missing:
+            listed = ", ".join(f"'{c}'" for c in missing)
+            return f"the set has no rows of class {listed} (the model knows {len(classes)} classes)"
+    if len(present) < 2:
+        return f"every row of the set has the same target ({len(y_true)} row(s))"
+    return "scikit-learn could not compute it on this set"
 
 
 def classification_plots(y_true, proba, classes) -> dict[str, list[dict[str, Any]]]:
@@ -113,8 +143,8 @@ def regression_plots(y_true, y_pred, bins: int = 10) -> dict[str, list[dict[str,
     return {"predicted_vs_actual": predicted_vs_actual, "residuals": histogram}
 
 
-def _round(value: float) -> float:
-    return round(float(value), 4)
+def _round(value: float) -> float | None:
+    return round(float(value), 4) if math.isfinite(value) else None  # JSON has no NaN
 
 
 def _round_all(values) -> list[float]:

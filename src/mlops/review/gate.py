@@ -1,4 +1,7 @@
-"""The gate: one verdict from metrics, Deepchecks summaries and the main branch's baseline."""
+"""The gate: one verdict from the test metric, the comparison with main and the blocking checks.
+
+Exit codes of ``python -m mlops.review.gate`` (and of ``make run``'s ``mlops.run``): 0 pass, 1 fail.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +11,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import cli
-from mlops.params import GateParams, ValidationParams, load_params
-from mlops.review import baseline
+import yaml
+
+from mlops.errors import EXIT_GATE_FAILED, cli
+from mlops.params import GateParams, Params, ValidationParams, load_params
+from mlops.review import champion
 
 FAILING = ("FAIL", "ERROR")
+BASIS_TEXT = {
+    champion.SAME_TEST_SET: "main's committed metrics on the same test set",
+    champion.RESCORED: "main's model on this test set",
+}
 
 
 def decide(
     metrics: dict[str, Any],
-    baseline: dict[str, Any] | None,
+    comparison: dict[str, Any],
     validation_summaries: list[dict[str, Any]],
     gate: GateParams,
     validation: ValidationParams,
 ) -> dict[str, Any]:
     """Verdict and every reason behind it; a reason with passed=False fails the gate."""
-    value = metrics["test"][gate.metric]
-    reasons = [
-        _reason(
-            value >= gate.min,
-            f"test {gate.metric} {value:.4f} {'≥' if value >= gate.min else '<'} minimum {gate.min}",
-        )
-    ]
-    base_value = (baseline or {}).get("test", {}).get(gate.metric)
-    if base_value is None:
-        reasons.append(_reason(True, "no baseline on main yet: the drop check is skipped"))
-    else:
-        drop = round(base_value - value, 10)  # metrics have 5 decimals: a drop of exactly max_drop passes
-        reasons.append(
-            _reason(
-                drop <= gate.max_drop,
-                f"test {gate.metric} {value:.4f} vs main {base_value:.4f}: change {-drop:+.4f} "
-                f"(largest drop allowed {gate.max_drop})",
-            )
-        )
+    value = metrics["test"].get(gate.metric)
+    base_value = ((comparison.get("metrics") or {}).get("test") or {}).get(gate.metric)
+    reasons = [_minimum(value, gate, metrics), _drop(value, base_value, comparison, gate)]
     for summary in validation_summaries:
         for problem in summary["problems"]:
             if problem["check"] in validation.blocking_checks and problem["status"] in FAILING:
@@ -58,27 +51,68 @@ def decide(
         "metric": gate.metric,
         "value": value,
         "baseline": base_value,
+        "basis": comparison["basis"],
         "reasons": reasons,
     }
+
+
+def _minimum(value: float | None, gate: GateParams, metrics: dict[str, Any]) -> dict[str, Any]:
+    if value is None:
+        why = (metrics.get("undefined") or {}).get("test", {}).get(gate.metric, "it could not be computed")
+        return _reason(
+            False,
+            f"test {gate.metric} is undefined: {why}. Set gate.metric in params.yaml to a metric this "
+            "test set defines, or change the split so that the test set holds every class.",
+        )
+    passed = value >= gate.min
+    return _reason(passed, f"test {gate.metric} {value:.4f} {'≥' if passed else '<'} minimum {gate.min}")
+
+
+def _drop(
+    value: float | None, base_value: float | None, comparison: dict[str, Any], gate: GateParams
+) -> dict[str, Any]:
+    if comparison["basis"] == champion.NONE:
+        return _reason(True, f"not compared with main: {comparison['reason']}")
+    if value is None or base_value is None:
+        return _reason(True, f"not compared with main: {gate.metric} is undefined for one of the two models")
+    drop = round(base_value - value, 10)  # metrics have 5 decimals: a drop of exactly max_drop passes
+    return _reason(
+        drop <= gate.max_drop,
+        f"test {gate.metric} {value:.4f} vs main {base_value:.4f} ({BASIS_TEXT[comparison['basis']]}): "
+        f"change {-drop + 0.0:+.4f} (largest drop allowed {gate.max_drop})",
+    )
 
 
 def _reason(passed: bool, text: str) -> dict[str, Any]:
     return {"passed": bool(passed), "text": text}
 
 
+def compare_with_main(params: Params, test_set: Path) -> dict[str, Any]:
+    """The comparison with main (champion.compare) for the run in the workspace."""
+    import pandas as pd
+
+    lock_path = Path("dvc.lock")
+    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else None
+    comparison = champion.compare(params, lock, champion.fetch_model, lambda: pd.read_parquet(test_set))
+    return comparison.as_dict()
+
+
 @cli
 def main(argv: list[str] | None = None) -> int:
-    """Decide, write reports/gate.json, print the verdict; return 1 when the gate fails."""
+    """Compare, decide, write reports/baseline.json and gate.json, print the verdict; 1 on a fail."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--test-set", type=Path, default=Path(champion.TEST_SET))
     args = parser.parse_args(argv)
     params = load_params()
     reports = args.reports
     summaries = [json.loads((reports / "data_validation.json").read_text())["deepchecks"]]
     summaries += json.loads((reports / "model_validation.json").read_text()).values()
+    comparison = compare_with_main(params, args.test_set)
+    (reports / "baseline.json").write_text(json.dumps(comparison, indent=2) + "\n")
     result = decide(
         json.loads((reports / "metrics.json").read_text()),
-        baseline.read_json(baseline.resolve_ref(), f"{reports}/metrics.json"),
+        comparison,
         summaries,
         params.gate,
         params.validation,
@@ -87,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Gate: {result['verdict'].upper()}")
     for reason in result["reasons"]:
         print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['text']}")
-    return 0 if result["verdict"] == "pass" else 1
+    return 0 if result["verdict"] == "pass" else EXIT_GATE_FAILED
 
 
 if __name__ == "__main__":

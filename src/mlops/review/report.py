@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mlops.errors import UserError, cli
-from mlops.review import baseline
+from mlops.review import baseline, champion
 from mlops.timings import read_timings
 
 HTML_REPORTS = ("data_integrity", "train_test_validation", "model_evaluation")
@@ -22,11 +24,11 @@ HTML_REPORTS = ("data_integrity", "train_test_validation", "model_evaluation")
 class Snapshot:
     """The files the report compares, from the workspace or from the baseline commit."""
 
-    metrics: dict | None
     params: dict | None
     data_summary: dict | None
     data_hash: str | None
-    plots: dict[str, Any]
+    metrics: dict | None = None
+    plots: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,26 @@ class Provenance:
     baseline_commit: str | None
     model_hash: str | None
     timings: dict[str, float]
+    run_url: str | None = None  # the CI run whose artifact holds the HTML reports
 
 
 def render(
-    gate: dict, current: Snapshot, base: Snapshot | None, model_validation: dict, prov: Provenance
+    gate: dict,
+    current: Snapshot,
+    base: Snapshot | None,
+    comparison: dict,
+    model_validation: dict,
+    prov: Provenance,
 ) -> str:
     """The whole report as Markdown."""
+    task = (current.params.get("data") or {}).get("task")
     sections = [
         _verdict(gate),
-        _metrics(current.metrics, base and base.metrics, gate["metric"]),
+        _metrics(current.metrics, comparison, gate["metric"]),
         _params(current.params, base and base.params),
         _data(current, base),
-        _charts(current.plots, base.plots if base else {}),
-        _deepchecks([current.data_summary["deepchecks"], *model_validation.values()], current.params),
+        _charts(current.plots, comparison.get("plots") or {}, task),
+        _deepchecks([current.data_summary["deepchecks"], *model_validation.values()], current.params, prov),
         _provenance(current, prov),
     ]
     return "\n\n".join(sections) + "\n"
@@ -62,19 +71,18 @@ def _verdict(gate: dict) -> str:
     return "\n".join(lines)
 
 
-def _metrics(current: dict, base: dict | None, gate_metric: str) -> str:
-    lines = ["### Metrics (test set)", ""]
-    if base is None:
-        lines += [
-            "No baseline: main has no committed metrics yet, so there is nothing to compare with.",
-            "",
-        ]
+def _metrics(current: dict, comparison: dict, gate_metric: str) -> str:
+    lines = ["### Metrics (test set)", "", _basis(comparison), ""]
+    base = (comparison.get("metrics") or {}).get("test") or {}
     lines += ["| metric | main | this change | change |", "|---|---:|---:|---:|"]
     for name, value in current["test"].items():
-        old = (base or {}).get("test", {}).get(name)
+        old = base.get(name)
         label = f"**{name}** (gate)" if name == gate_metric else name
-        change = f"{value - old:+.4f}" if old is not None else "—"
+        change = f"{round(value - old, 10) + 0.0:+.4f}" if old is not None and value is not None else "—"
         lines.append(f"| {label} | {_num(old)} | {_num(value)} | {change} |")
+    undefined = (current.get("undefined") or {}).get("test") or {}
+    if undefined:
+        lines += ["", *[f"- `{name}` is undefined (—): {why}." for name, why in undefined.items()]]
     train = current.get("train", {}).get(gate_metric)
     if train is not None:
         lines += [
@@ -82,6 +90,22 @@ def _metrics(current: dict, base: dict | None, gate_metric: str) -> str:
             f"Train-set {gate_metric}: {train:.4f} (a large gap to the test set suggests overfitting).",
         ]
     return "\n".join(lines)
+
+
+def _basis(comparison: dict) -> str:
+    """One sentence: what the "main" column is."""
+    commit = f" @ `{comparison['commit'][:12]}`" if comparison.get("commit") else ""
+    if comparison["basis"] == champion.SAME_TEST_SET:
+        return (
+            f'The "main" column holds the metrics committed on `{comparison["ref"]}`{commit}: '
+            "same data and split, so the same test set."
+        )
+    if comparison["basis"] == champion.RESCORED:
+        return (
+            f'The "main" column is main\'s model (`{comparison["model_md5"][:12]}`, from '
+            f"`{comparison['ref']}`{commit}) scored on this change's test set: like for like."
+        )
+    return f"Not compared with main: {comparison['reason']}."
 
 
 def _params(current: dict, base: dict | None) -> str:
@@ -117,17 +141,38 @@ def _data(current: Snapshot, base: Snapshot | None) -> str:
             ]
         if base.data_hash == current.data_hash:
             lines += ["", "The data is the same as on main."]
+    lines += _missing(profile, old)
     warnings = current.data_summary.get("schema_warnings", [])
     lines += ["", *[f"- ⚠️ {w}" for w in warnings]] if warnings else []
     return "\n".join(lines)
 
 
-def _charts(plots: dict, base_plots: dict) -> str:
+def _missing(profile: dict, old: dict | None) -> list[str]:
+    """Share of missing values per column, next to main's."""
+    shares = profile.get("missing_share") or {}
+    before = (old or {}).get("missing_share") or {}
+    columns = sorted(shares.keys() | before.keys(), key=lambda c: -shares.get(c, 0))
+    if not columns:
+        return ["", "No missing values."]
+    lines = ["", "| missing values in | main | this change |", "|---|---:|---:|"]
+    lines += [
+        f"| `{c}` | {_share(before.get(c, 0) if old else None)} | {_share(shares.get(c, 0))} |"
+        for c in columns
+    ]
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _charts(plots: dict, base_plots: dict, task: str | None) -> str:
     lines = ["### Charts"]
+    averaged = ", micro-averaged over classes" if task == "multiclass" else ""
     if "roc" in plots:
         lines.append(
             _line_chart(
-                "ROC (test set)",
+                f"ROC (test set{averaged})",
                 "false positive rate",
                 "true positive rate",
                 plots["roc"],
@@ -138,7 +183,7 @@ def _charts(plots: dict, base_plots: dict) -> str:
         )
         lines.append(
             _line_chart(
-                "Precision-recall (test set)",
+                f"Precision-recall (test set{averaged})",
                 "recall",
                 "precision",
                 plots["precision_recall"],
@@ -188,14 +233,18 @@ def _charts(plots: dict, base_plots: dict) -> str:
         )
     if "confusion_matrix" in plots:
         lines.append(_confusion(plots["confusion_matrix"]))
-    if base_plots.get("roc"):
-        lines.append("_Line charts draw this change first and main second._")
-    return "\n\n".join(lines)
+    if "roc" in plots and any(base_plots.get(name) for name in ("roc", "precision_recall")):
+        lines.append(
+            "_ROC and precision-recall draw this change first and main's model second, on the same rows._"
+        )
+    return "\n\n".join(line for line in lines if line)
 
 
 def _line_chart(
     title: str, x_title: str, y_title: str, rows: list, x: str, y: str, base_rows: list | None
 ) -> str:
+    if any(r[y] is None for r in rows):  # undefined on this set (see metrics.json "undefined")
+        return ""
     labels = ", ".join(f'"{r[x]}"' for r in rows)
     series = [f"    line [{', '.join(str(r[y]) for r in rows)}]"]
     if base_rows and [r[x] for r in base_rows] == [r[x] for r in rows]:
@@ -242,15 +291,16 @@ def _confusion(confusion: dict) -> str:
     return "\n".join(lines)
 
 
-def _deepchecks(summaries: list[dict], params: dict) -> str:
+def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     blocking = set(params.get("validation", {}).get("blocking_checks") or [])
     ran = [(s["suite"], p) for s in summaries for p in s["problems"] if p["status"] != "NOT RUN"]
     skipped = [(s["suite"], p) for s in summaries for p in s["problems"] if p["status"] == "NOT RUN"]
     lines = ["### Deepchecks", ""]
     totals = {k: sum(s["counts"][k] for s in summaries) for k in ("PASS", "WARN", "FAIL", "ERROR")}
+    not_run = sum(s["counts"].get("NOT RUN", 0) for s in summaries)
     lines.append(
         ", ".join(f"{v} {k.lower()}" for k, v in totals.items())
-        + " conditions across "
+        + f" conditions, {not_run} check(s) that did not run, across "
         + ", ".join(s["suite"] for s in summaries)
         + "."
     )
@@ -266,15 +316,10 @@ def _deepchecks(summaries: list[dict], params: dict) -> str:
             for _, p in ran
         ]
     if skipped:
-        lines += ["", "<details><summary>Checks that did not run</summary>", ""]
+        lines += ["", "Checks that did not run (an error in the check, not in your model):", ""]
         lines += [f"- {p['check']} ({suite}): {p['details']}" for suite, p in skipped]
-        lines += ["", "</details>"]
-    lines += [
-        "",
-        "Full reports: "
-        + ", ".join(f"`reports/{name}.html`" for name in HTML_REPORTS)
-        + " (attached to the CI run).",
-    ]
+    where = f"the `model-report` artifact of [this CI run]({prov.run_url})" if prov.run_url else "`reports/`"
+    lines += ["", f"Full reports ({', '.join(f'`{name}.html`' for name in HTML_REPORTS)}): in {where}."]
     return "\n".join(lines)
 
 
@@ -291,6 +336,8 @@ def _provenance(current: Snapshot, prov: Provenance) -> str:
         f"- data hash: `{current.data_hash or '—'}`",
         f"- model hash (md5 of models/model.joblib): `{prov.model_hash or '—'}`",
     ]
+    if prov.run_url:
+        lines.append(f"- CI run: {prov.run_url}")
     if prov.timings:
         lines.append(
             "- stage durations (last run here): "
@@ -338,10 +385,10 @@ def _plots(directory: Path) -> dict[str, Any]:
     return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
 
 
-def _base_plots(ref: str) -> dict[str, Any]:
-    return {
-        name: baseline.read_json(ref, f"reports/plots/{name}.json") for name in ("roc", "precision_recall")
-    }
+def ci_run_url(env: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run this report is made in, from the variables every job has."""
+    parts = [env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return "{}/{}/actions/runs/{}".format(*parts) if all(parts) else None
 
 
 @cli
@@ -359,28 +406,29 @@ def main(argv: list[str] | None = None) -> None:
         data_hash=data_hash(yaml.safe_load(Path("data.dvc").read_text())),
         plots=_plots(reports / "plots"),
     )
-    ref = baseline.resolve_ref()
+    comparison = _read_json(reports / "baseline.json")
+    ref = comparison.get("ref")
     base = None
     if ref is not None:
         base = Snapshot(
-            metrics=baseline.read_json(ref, "reports/metrics.json"),
             params=baseline.read_yaml(ref, "params.yaml"),
             data_summary=baseline.read_json(ref, "reports/data_validation.json"),
             data_hash=data_hash(baseline.read_yaml(ref, "data.dvc")),
-            plots=_base_plots(ref),
         )
     prov = Provenance(
         commit=baseline.commit(),
         dirty=baseline.is_dirty(),
         baseline_ref=ref,
-        baseline_commit=ref and baseline.commit(ref),
+        baseline_commit=comparison.get("commit"),
         model_hash=file_md5(args.model),
         timings=read_timings(),
+        run_url=ci_run_url(os.environ),
     )
     markdown = render(
         _read_json(reports / "gate.json"),
         current,
         base,
+        comparison,
         _read_json(reports / "model_validation.json"),
         prov,
     )
