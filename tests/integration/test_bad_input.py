@@ -33,8 +33,22 @@ def _text_in_age(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _one_churner(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["churned"] = 0
+    frame.loc[3, "churned"] = 1
+    return frame
+
+
 def _params(changes: dict) -> Callable[[Project], None]:
     return lambda project: project.update_params(changes)
+
+
+def _both(*changes: Callable[[Project], None]) -> Callable[[Project], None]:
+    def apply(project: Project) -> None:
+        for change in changes:
+            change(project)
+
+    return apply
 
 
 CASES = {
@@ -45,12 +59,20 @@ CASES = {
     ),
     "missing feature column": (
         _table(lambda f: f.drop(columns="tenure_months")),
-        "column 'tenure_months' (a feature in params.yaml) is missing from the data",
+        "column 'tenure_months' (a feature in schema.yaml) is missing from the data",
+    ),
+    "duplicate column names": (
+        _table(lambda f: pd.concat([f, f[["age"]]], axis=1)),
+        "The data file data/churn.csv has more than one column named 'age'.",
     ),
     "text in a numeric column": (_table(_text_in_age), "column 'age' should be numeric"),
     "single-class target": (
         _table(lambda f: f.assign(churned=0)),
         "the target 'churned' has a single class",
+    ),
+    "class with a single row": (
+        _both(_table(_one_churner), _params({"data": {"datetime_column": None}})),
+        "the target 'churned' has 1 class(es) with a single row ('1'), but the random split",
     ),
     "all-empty column": (
         _table(lambda f: f.assign(total_charges=np.nan)),

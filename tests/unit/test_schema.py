@@ -16,6 +16,7 @@ from mlops.data.schema import (
     resolve_features,
     save_schema,
 )
+from mlops.data.table import read_table
 from mlops.errors import UserError
 from mlops.params import Features, Params
 
@@ -61,12 +62,49 @@ def test_data_matching_its_schema_has_no_findings(churn, schema, params):
 def test_missing_feature_column_is_an_error(churn, schema, params):
     findings = check_frame(churn.drop(columns="tenure_months"), schema, params.data)
     assert len(findings.errors) == 1
-    assert "column 'tenure_months' (a feature in params.yaml) is missing" in findings.errors[0]
+    assert "column 'tenure_months' (a feature in schema.yaml) is missing from the data" in findings.errors[0]
+    assert "or delete schema.yaml to infer the features again." in findings.errors[0]
+
+
+def test_missing_explicit_feature_names_params_yaml(churn, schema, params):
+    data = dataclasses.replace(params.data, features=Features(numeric=("age", "tenure_months")))
+    findings = check_frame(churn.drop(columns="tenure_months"), schema, data)
+    assert findings.errors == [
+        "column 'tenure_months' (a feature in params.yaml) is missing from the data; the data has 14 "
+        "columns: 'customer_id', 'signup_date', 'age', 'monthly_charges', 'total_charges', "
+        "'support_tickets' and 8 more. Add the column(s), or fix data.* in params.yaml."
+    ]
+
+
+def test_several_missing_columns_are_one_short_error(churn, schema, params):
+    findings = check_frame(churn.drop(columns=["churned", "signup_date", "age", "plan"]), schema, params.data)
+    assert findings.errors == [
+        "4 columns (the target 'churned'; the datetime column 'signup_date'; features 'age', 'plan') are "
+        "missing from the data; the data has 11 columns: 'customer_id', 'tenure_months', "
+        "'monthly_charges', 'total_charges', 'support_tickets', 'avg_session_minutes' and 5 more. Add the "
+        "column(s), or fix data.* in params.yaml, or delete schema.yaml to infer the features again."
+    ]
+
+
+def test_unrecognised_separator_is_one_short_error_naming_it(tmp_path, churn, schema, params):
+    churn.to_csv(tmp_path / "t.csv", sep=":", index=False)
+    findings = check_frame(read_table(tmp_path / "t.csv"), schema, params.data)
+    with pytest.raises(UserError) as error:
+        raise_if_errors(findings, "data/churn.csv")
+    message = str(error.value)
+    assert len(findings.errors) == 1
+    assert len(message) < 400, message
+    assert "\n" not in message
+    assert "14 columns (the target 'churned'; the datetime column 'signup_date'; features 'age'," in message
+    assert "the data has a single column, 'customer_id:signup_date:age:tenure_mont…'." in message
+    assert message.endswith("Its column separator was not recognised: use , or ; or tab or |.")
 
 
 def test_missing_target_column_is_an_error(churn, schema, params):
     findings = check_frame(churn.drop(columns="churned"), schema, params.data)
-    assert any("column 'churned' (the target in params.yaml) is missing" in e for e in findings.errors)
+    assert len(findings.errors) == 1
+    assert findings.errors[0].startswith("column 'churned' (the target in params.yaml) is missing")
+    assert findings.errors[0].endswith("Add the column(s), or fix data.* in params.yaml.")
 
 
 def test_text_in_a_numeric_column_is_an_error(churn, schema, params):
@@ -81,6 +119,34 @@ def test_text_in_a_numeric_column_is_an_error(churn, schema, params):
 def test_numbers_read_as_text_are_still_numeric(churn, schema, params):
     churn["age"] = churn["age"].astype(str)
     assert check_frame(churn, schema, params.data).errors == []
+
+
+def test_decimal_comma_column_is_inferred_numeric_and_named(churn, params):
+    churn["monthly_charges"] = churn["monthly_charges"].map(lambda v: str(v).replace(".", ","))
+    churn.loc[0, "monthly_charges"] = "1,234.5"  # thousands separators are numbers with a comma too
+    schema = infer_schema(churn, params.data)
+    assert schema["monthly_charges"]["kind"] == "numeric"
+    assert schema["monthly_charges"]["max"] < 200
+    findings = check_frame(churn, schema, params.data)
+    assert len(findings.errors) == 1
+    error = findings.errors[0]
+    assert error.startswith(f"column 'monthly_charges' should be numeric but has {len(churn)} value(s)")
+    assert "'1,234.5' has a comma: write numbers with a decimal point and no thousands separator" in error
+
+
+def test_decimal_comma_in_a_regression_target_is_named(churn, schema, params):
+    data = dataclasses.replace(params.data, task="regression", target="total_charges")
+    churn["total_charges"] = churn["total_charges"].map(lambda v: str(v).replace(".", ","))
+    findings = check_frame(churn, schema, data)
+    start = "the target 'total_charges' must be numeric for task regression; '"
+    assert any(e.startswith(start) and "has a comma" in e for e in findings.errors)
+
+
+def test_semicolon_file_with_decimal_commas_meets_the_schema(tmp_path, churn, schema, params):
+    churn.to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False)
+    findings = check_frame(read_table(tmp_path / "t.csv"), schema, params.data)
+    assert findings.errors == []
+    assert findings.warnings == []
 
 
 def test_all_empty_column_is_an_error(churn, schema, params):
@@ -103,6 +169,27 @@ def test_binary_target_with_three_classes_is_an_error(churn, schema, params):
     churn.loc[:9, "churned"] = 2
     findings = check_frame(churn, schema, params.data)
     assert any("has 3 classes but data.task is binary" in e for e in findings.errors)
+
+
+def test_class_with_a_single_row_is_an_error_for_a_random_split(churn, schema, params):
+    data = dataclasses.replace(params.data, datetime_column=None, task="multiclass")
+    churn.loc[0, "churned"] = 2
+    churn.loc[1, "churned"] = 3
+    findings = check_frame(churn, schema, data)
+    assert findings.errors == [
+        "the target 'churned' has 2 class(es) with a single row ('2', '3'), but the random split "
+        "(data.datetime_column is null) needs at least 2 rows of each class. Add rows of those classes, "
+        "drop those rows, or merge those classes into others."
+    ]
+
+
+def test_class_with_two_rows_or_a_time_split_is_fine(churn, schema, params):
+    churn.loc[[0, 1], "churned"] = 2
+    random_split = dataclasses.replace(params.data, datetime_column=None, task="multiclass")
+    assert check_frame(churn, schema, random_split).errors == []
+    churn.loc[1, "churned"] = 3
+    time_split = dataclasses.replace(params.data, task="multiclass")
+    assert check_frame(churn, schema, time_split).errors == []
 
 
 def test_text_target_for_regression_is_an_error(churn, schema, params):
@@ -169,6 +256,20 @@ def test_schema_round_trip(tmp_path, schema):
     save_schema(schema, path)
     assert load_schema(path) == schema
     assert list(load_schema(path)) == list(schema)  # column order is kept for review
+
+
+def test_schema_round_trip_writes_non_ascii_names_readably(tmp_path, churn, params):
+    churn = churn.rename(columns={"age": "年齢", "region": "région"})
+    churn["région"] = churn["région"].replace("north", "nörd")
+    schema = infer_schema(churn, params.data)
+    path = tmp_path / "schema.yaml"
+    save_schema(schema, path)
+    text = path.read_text(encoding="utf-8")
+    assert "年齢: {kind: numeric" in text
+    assert "région:" in text
+    assert "nörd" in text
+    assert "\\u" not in text
+    assert load_schema(path) == schema
 
 
 def test_load_schema_errors(tmp_path):

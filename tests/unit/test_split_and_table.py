@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mlops.data.table import read_table
@@ -64,3 +66,65 @@ def test_read_table_missing_or_unreadable(tmp_path: Path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(UserError, match="Could not read"):
         read_table(tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda frame, path: frame.to_csv(path, sep=";", decimal=",", index=False),
+        lambda frame, path: frame.to_csv(path, sep="\t", index=False),
+        lambda frame, path: frame.to_csv(path, sep="|", index=False),
+        lambda frame, path: path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(sep=";", index=False).encode()),
+        lambda frame, path: path.write_bytes(frame.to_csv(sep="\t", index=False).encode("utf-16")),
+    ],
+    ids=["semicolon-decimal-comma", "tab", "pipe", "utf8-bom-semicolon", "utf16-tab"],
+)
+def test_read_table_finds_separator_decimal_comma_and_encoding(tmp_path: Path, churn: pd.DataFrame, write):
+    churn.to_csv(tmp_path / "plain.csv", index=False)
+    write(churn, tmp_path / "other.csv")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "other.csv"), read_table(tmp_path / "plain.csv"))
+
+
+@pytest.mark.parametrize(
+    ("content", "kept_as_text"),
+    [
+        ("id;price;weight\n1;3,5;1.5\n2;4,25;2.0\n", "3,5"),  # decimal points elsewhere: ambiguous
+        ("id;price\n1;1,234\n2;2,500\n", "1,234"),  # thousands or decimals: ambiguous
+        ('id,price\n1,"3,5"\n2,"4,25"\n', "3,5"),  # the separator is a comma
+    ],
+)
+def test_read_table_reads_a_decimal_comma_only_when_unambiguous(tmp_path: Path, content: str, kept_as_text):
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    assert read_table(path)["price"].iloc[0] == kept_as_text
+
+
+def test_read_table_keeps_commas_in_a_semicolon_header(tmp_path: Path):
+    path = tmp_path / "t.csv"
+    path.write_text("price, EUR;qty\n3,5;2\n10;4\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["price, EUR", "qty"]
+    assert frame["price, EUR"].tolist() == [3.5, 10.0]
+
+
+def test_read_table_rejects_duplicate_column_names_in_a_csv(tmp_path: Path, churn: pd.DataFrame):
+    pd.concat([churn, churn[["age", "plan"]]], axis=1).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(UserError) as error:
+        read_table(tmp_path / "t.csv")
+    message = str(error.value)
+    assert "has more than one column named 'age', 'plan'" in message
+    assert "Rename or remove the repeated columns" in message
+    assert "\n" not in message
+
+
+def test_read_table_rejects_duplicate_column_names_in_parquet(tmp_path: Path):
+    pq.write_table(pa.table([[1, 2], [3, 4], [5, 6]], names=["age", "plan", "age"]), tmp_path / "t.parquet")
+    with pytest.raises(UserError, match="has more than one column named 'age'"):
+        read_table(tmp_path / "t.parquet")
+
+
+def test_read_table_names_a_file_that_is_not_utf8(tmp_path: Path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("region;n\nRéunion;1\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"it is not UTF-8 text \(byte 0xe9 is not UTF-8\). Save it as UTF-8"):
+        read_table(path)
