@@ -6,8 +6,9 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
+# uv uses any installed Python that pyproject.toml's requires-python allows, or downloads one.
+PYTHONS = $(shell sed -n 's/^requires-python = "\(.*\)"/\1/p' pyproject.toml)
 
-export UV_PYTHON_DOWNLOADS := never
 export DISABLE_DEEPCHECKS_ANONYMOUS_TELEMETRY := True
 export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
@@ -22,13 +23,19 @@ help: ## List the targets
 	python3 -m venv .tools && .tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 .venv/.synced: uv.lock pyproject.toml | $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
+	@$(UV) python find >/dev/null 2>&1 || echo "No installed Python fits requires-python ($(PYTHONS)):" \
+		"uv will try to download one. Offline, install such a Python first and run make again."
 	$(UV) sync --frozen
 	@touch $@
 
 install: .venv/.synced ## Set up the environment from uv.lock (bootstraps uv if missing)
 
 run: install ## Run the whole pipeline on params.yaml's data; print the verdict and the report's path
-	$(RUN) python -m mlops.run
+	@$(RUN) python -m mlops.run; status=$$?; case $$status in \
+	  1) echo "make run: exit 1: the gate failed (reports/report.md says why)." ;; \
+	  2) echo "make run: exit 2: bad input, stopped before the pipeline ran; nothing changed." ;; \
+	  3) echo "make run: exit 3: a pipeline stage failed; the last good outputs are restored." ;; \
+	esac; exit $$status
 
 repro: install ## Only `dvc repro` (no preflight, gate or report)
 	$(RUN) dvc repro
