@@ -24,12 +24,14 @@ KEPT_FILES = ("dvc.lock", "data.dvc", "schema.yaml")
 KEPT_DIRECTORIES = ("models", "reports", "artifacts")
 
 
-def kept(project: Project) -> dict[str, bytes]:
-    """Every file a failed run must leave as it was."""
+def kept(project: Project) -> dict[str, bytes | None]:
+    """Every file a failed run must leave as it was (None: absent, and must stay so)."""
     files = [project.file(name) for name in KEPT_FILES]
     for directory in KEPT_DIRECTORIES:
         files += [path for path in project.file(directory).rglob("*") if path.is_file()]
-    return {str(path.relative_to(project.path)): path.read_bytes() for path in files}
+    return {
+        str(path.relative_to(project.path)): path.read_bytes() if path.exists() else None for path in files
+    }
 
 
 def failing(stage: str) -> Callable[[Project], None]:
