@@ -59,6 +59,18 @@ DEEPCHECKS_CHECKS = (
     "Boosting Overfit",
     "Model Inference Time",
 )
+# Checks that cannot apply to what the pipeline gives Deepchecks (a scikit-learn Pipeline's precomputed
+# predictions): they never run, and every summary lists them with this reason.
+NEVER_RUN = {
+    "Boosting Overfit": (
+        "needs the model object of an AdaBoost, GradientBoosting, LightGBM, XGBoost or CatBoost model; the "
+        "pipeline passes precomputed predictions of its own estimators, none of which Deepchecks supports"
+    ),
+    "Model Inference Time": (
+        "would time Deepchecks' lookup of precomputed predictions, not the model (bench/serve.py measures "
+        "the served model)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,12 @@ def _check_values(params: Params, source: str) -> None:
             raise UserError(f"{source}: validation.{key} must be a list of check names, e.g. [Label Drift].")
         for check in getattr(params.validation, key):
             _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.{key} entry")
+    for check in params.validation.blocking_checks:
+        if check in NEVER_RUN:
+            raise UserError(
+                f"{source}: validation.blocking_checks lists '{check}', which never runs in this pipeline: "
+                f"it {NEVER_RUN[check]}. Remove it from the list."
+            )
     for name, value, ok, expected in checks:
         if not ok:
             raise UserError(f"{source}: {name} is {value!r}; it must be {expected}.")

@@ -141,11 +141,30 @@ def test_non_blocking_deepchecks_failure_does_not_fail(params: Params):
     assert result["verdict"] == "pass"
 
 
-@pytest.mark.parametrize("status", ["WARN", "NOT RUN"])
-def test_blocking_check_that_warns_or_did_not_run_does_not_fail(params: Params, status: str):
+def test_blocking_failure_says_what_to_do(params: Params):
+    result = decide(
+        metrics(0.9), NONE, [summary(("Index Train Test Leakage", "FAIL"))], params.gate, params.validation
+    )
+    [failed] = [r for r in result["reasons"] if not r["passed"]]
+    assert failed["remedy"].startswith("Some ids (data.id_column) are in both train and test")
+    assert failed["remedy"].endswith(
+        "To accept it, remove 'Index Train Test Leakage' from validation.blocking_checks in params.yaml."
+    )
+
+
+def test_blocking_check_that_warns_does_not_fail(params: Params):
     blocking = params.validation.blocking_checks[0]
-    result = decide(metrics(0.9), NONE, [summary((blocking, status))], params.gate, params.validation)
+    result = decide(metrics(0.9), NONE, [summary((blocking, "WARN"))], params.gate, params.validation)
     assert result["verdict"] == "pass"
+
+
+def test_blocking_check_that_could_not_run_fails(params: Params):
+    blocking = params.validation.blocking_checks[0]
+    result = decide(metrics(0.9), NONE, [summary((blocking, "NOT RUN"))], params.gate, params.validation)
+    assert result["verdict"] == "fail"
+    [failed] = [r for r in result["reasons"] if not r["passed"]]
+    assert failed["text"] == f"Deepchecks {blocking} (Train Test Validation Suite) could not run: why"
+    assert failed["remedy"].startswith("What it guards is unchecked")
 
 
 def test_every_blocking_failure_is_listed(params: Params):

@@ -146,6 +146,22 @@ def test_unknown_check_name_is_rejected(raw_params: dict, key: str):
     assert "Feature Drift" in message  # the allowed names are listed
 
 
+@pytest.mark.parametrize("check", ["Boosting Overfit", "Model Inference Time"])
+def test_a_check_that_never_runs_cannot_block(raw_params: dict, check: str):
+    raw_params["validation"]["blocking_checks"].append(check)
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    message = str(error.value)
+    assert f"validation.blocking_checks lists '{check}', which never runs in this pipeline" in message
+    assert "Remove it from the list." in message
+    assert "\n" not in message
+
+
+def test_a_check_that_never_runs_may_be_listed_in_skip_checks(raw_params: dict):
+    raw_params["validation"]["skip_checks"] = ["Boosting Overfit"]
+    assert parse_params(raw_params).validation.skip_checks == ("Boosting Overfit",)
+
+
 def test_empty_blocking_checks_is_allowed(raw_params: dict):
     raw_params["validation"]["blocking_checks"] = None
     assert parse_params(raw_params).validation.blocking_checks == ()

@@ -13,11 +13,14 @@ from mlops.review.gate import decide
 from mlops.review.report import Provenance, Snapshot, ci_run_url, render
 
 
-def _summary(suite: str, problems: list[dict]) -> dict:
+def _summary(suite: str, problems: list[dict], errored=(), skipped=()) -> dict:
+    """A summary as mlops.pipeline.suites.summarize writes it."""
     return {
         "suite": suite,
-        "counts": {"PASS": 5, "WARN": 1, "FAIL": 1, "ERROR": 0, "NOT RUN": 1},
+        "counts": {"PASS": 5, "WARN": 1, "FAIL": 1, "ERROR": 0, "NOT RUN": len(errored)},
         "problems": problems,
+        "errored": [{"check": check, "details": details} for check, details in errored],
+        "skipped": [{"check": check, "reason": reason} for check, reason in skipped],
     }
 
 
@@ -62,8 +65,10 @@ MODEL_VALIDATION = {
         "Model Evaluation Suite",
         [
             _problem("Simple Model Comparison", "FAIL"),
-            _problem("Boosting Overfit", "NOT RUN", "needs the model"),
+            _problem("Calibration Score", "NOT RUN", "it broke"),
         ],
+        errored=[("Calibration Score", "it broke")],
+        skipped=[("Boosting Overfit", "needs the model object")],
     ),
 }
 
@@ -183,14 +188,15 @@ def test_main_with_params_but_no_metrics_yet(params: Params, raw_params: dict):
 def test_deepchecks_section(params: Params, raw_params: dict):
     text = report(params, snapshot(raw_params, 0.82), None)
     assert (
-        "15 pass, 3 warn, 3 fail, 0 error conditions, 3 check(s) that did not run, "
+        "15 pass, 3 warn, 3 fail, 0 error conditions; 1 check(s) errored, 1 skipped on purpose; "
         "across Data Integrity Suite"
     ) in text
     # Cells are escaped so a '|' in Deepchecks' details does not break the table.
     row = "| Feature Feature Correlation | FAIL | no | Feature Feature Correlation condition | a \\| b |"
     assert row in text
     assert "| Simple Model Comparison | FAIL | no |" in text
-    assert "- Boosting Overfit (Model Evaluation Suite): needs the model" in text
+    assert "- ⚠️ Calibration Score (Model Evaluation Suite): it broke" in text
+    assert "- Boosting Overfit (Model Evaluation Suite): needs the model object" in text
 
 
 def test_data_section_and_provenance(params: Params, raw_params: dict):

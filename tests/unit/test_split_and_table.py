@@ -32,6 +32,37 @@ def test_random_split_is_stratified_and_seeded(churn: pd.DataFrame, params: Para
     assert abs(train["churned"].mean() - test["churned"].mean()) < 0.02
 
 
+def test_random_split_of_a_table_without_repeated_rows_is_sklearns(churn: pd.DataFrame, params: Params):
+    from sklearn.model_selection import train_test_split
+
+    data = dataclasses.replace(params.data, datetime_column=None)
+    train, test = split(churn, data, params.split)
+    expected = train_test_split(
+        churn, test_size=params.split.test_size, random_state=params.split.seed, stratify=churn["churned"]
+    )
+    pd.testing.assert_frame_equal(train, expected[0])
+    pd.testing.assert_frame_equal(test, expected[1])
+
+
+def test_random_split_keeps_identical_feature_rows_on_one_side(churn: pd.DataFrame, params: Params):
+    data = dataclasses.replace(params.data, datetime_column=None)
+    features = [c for c in churn.columns if c not in ("customer_id", "churned")]
+    copies = churn.sample(150, random_state=0).assign(customer_id=lambda f: f["customer_id"] + "-copy")
+    copies.loc[copies.index[:20], "churned"] = 1 - copies["churned"].iloc[:20]  # conflicting targets too
+    frame = pd.concat([churn, copies]).sample(frac=1, random_state=1).reset_index(drop=True)
+    train, test = split(frame, data, params.split)
+    again, _ = split(frame, data, params.split)
+    assert list(train.index) == list(again.index)
+    assert sorted([*train.index, *test.index]) == list(frame.index)
+    assert not _rows(test, features).isin(_rows(train, features)).any()
+    assert 0.15 < len(test) / len(frame) < 0.25
+    assert abs(train["churned"].mean() - test["churned"].mean()) < 0.05
+
+
+def _rows(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[columns].astype(str))
+
+
 def test_rows_without_target_are_dropped(churn: pd.DataFrame, params: Params):
     churn.loc[:9, "churned"] = None
     train, test = split(churn, params.data, params.split)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlops.data.table import read_table
@@ -21,18 +22,54 @@ def split(frame: pd.DataFrame, data: DataParams, params: SplitParams) -> tuple[p
         when = pd.to_datetime(frame[data.datetime_column])
         cutoff = when.quantile(1 - params.test_size)
         return frame[when < cutoff], frame[when >= cutoff]
+    return random_split(frame, data, params)
+
+
+def random_split(
+    frame: pd.DataFrame, data: DataParams, params: SplitParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stratified random split that keeps rows with identical features on one side.
+
+    Repeated rows would otherwise be in both sets, so the test score would partly measure recall
+    of training rows. The first row of each group is split; the others follow it. On a table
+    without repeated rows this is exactly sklearn's train_test_split of the rows.
+    """
     from sklearn.model_selection import train_test_split
 
-    stratify = None if data.task == "regression" else frame[data.target]
+    groups = feature_groups(frame, data)
+    _, firsts = np.unique(groups, return_index=True)
+    stratify = None if data.task == "regression" else frame[data.target].to_numpy()[firsts]
     try:
-        return train_test_split(
-            frame, test_size=params.test_size, random_state=params.seed, stratify=stratify
+        train, test = train_test_split(
+            firsts, test_size=params.test_size, random_state=params.seed, stratify=stratify
         )
     except ValueError as error:
         raise UserError(
             f"Cannot split the data into train and test sets: {error}. Add rows for the rarest "
-            "class, or change split.test_size in params.yaml."
+            "class, or change split.test_size in params.yaml. (Rows with identical features count "
+            "once: the split keeps them on the same side.)"
         )
+    return frame.iloc[with_group(groups, train)], frame.iloc[with_group(groups, test)]
+
+
+def feature_groups(frame: pd.DataFrame, data: DataParams) -> np.ndarray:
+    """A number per row, shared by rows whose features are identical (missing values included).
+
+    Features are those params.yaml lists, else every column but the target, id and date.
+    """
+    roles = (data.target, data.id_column, data.datetime_column)
+    columns = list(data.features.all) if data.features else [c for c in frame.columns if c not in roles]
+    if not columns:
+        return np.arange(len(frame))
+    return frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+
+
+def with_group(groups: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Positions of all rows in the groups of the ``chosen`` positions, group by group in that order."""
+    rank = np.full(groups.max() + 1, -1)
+    rank[groups[chosen]] = np.arange(len(chosen))
+    rows = np.flatnonzero(rank[groups] >= 0)
+    return rows[np.argsort(rank[groups][rows], kind="stable")]
 
 
 @cli

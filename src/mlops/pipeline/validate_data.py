@@ -13,7 +13,7 @@ from mlops.data.schema import check_frame, load_schema, raise_if_errors, resolve
 from mlops.data.table import read_table
 from mlops.errors import cli
 from mlops.params import DataParams, ValidationParams, load_params
-from mlops.pipeline import suites
+from mlops.pipeline import checks, suites
 from mlops.timings import timed
 
 
@@ -43,7 +43,7 @@ def integrity(frame: pd.DataFrame, data: DataParams, schema: dict, validation: V
     features = resolve_features(schema, data)
     dataset = suites.make_dataset(frame, features, data, "data")
     suite = tabular.suites.data_integrity(n_samples=validation.n_samples, random_state=0)
-    return suites.run_suite(suite, validation.skip_checks, train_dataset=dataset)
+    return suites.run_suite(suite, checks.skipped(data, validation), train_dataset=dataset)
 
 
 @cli

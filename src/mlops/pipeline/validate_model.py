@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
 from mlops.params import Features, Params, load_params
-from mlops.pipeline import suites
+from mlops.pipeline import checks, suites
 from mlops.pipeline.model import predict
 from mlops.timings import timed
 
@@ -27,8 +27,7 @@ def validate(
     params: Params,
 ) -> dict:
     """Run both suites with the model's own predictions; return {suite name: result}."""
-    tabular = suites.deepchecks_tabular()
-    n, seed, skip = params.validation.n_samples, params.model.seed, params.validation.skip_checks
+    n, seed, task = params.validation.n_samples, params.model.seed, params.data.task
     train = train.sample(min(n, len(train)), random_state=seed)
     test = test.sample(min(n, len(test)), random_state=seed)
     # Disjoint indexes, or Deepchecks renames them and warns (it aligns predictions by index).
@@ -51,16 +50,13 @@ def validate(
             y_proba_test=y_proba_test,
             model_classes=list(model.classes_),
         )
+    skip = checks.skipped(params.data, params.validation)
+    mix = checks.samples_mix_allowed(train, [*features.all, params.data.target])
     return {
         "train_test_validation": suites.run_suite(
-            tabular.suites.train_test_validation(n_samples=n, random_state=seed), skip, **inputs
+            suites.train_test_validation(task, n, seed, mix), skip, **inputs
         ),
-        "model_evaluation": suites.run_suite(
-            # Weak Segments Performance searches pairs of the top features: 5, not 10, saves ~25 s.
-            tabular.suites.model_evaluation(n_samples=n, random_state=seed, n_top_features=5),
-            skip,
-            **inputs,
-        ),
+        "model_evaluation": suites.run_suite(suites.model_evaluation(task, n, seed), skip, **inputs),
     }
 
 

@@ -15,9 +15,11 @@ import yaml
 
 from mlops.errors import EXIT_GATE_FAILED, cli
 from mlops.params import GateParams, Params, ValidationParams, load_params
+from mlops.pipeline import checks
 from mlops.review import champion
 
 FAILING = ("FAIL", "ERROR")
+NOT_RUN = "NOT RUN"  # the check raised
 BASIS_TEXT = {
     champion.SAME_TEST_SET: "main's committed metrics on the same test set",
     champion.RESCORED: "main's model on this test set",
@@ -36,15 +38,7 @@ def decide(
     base_value = ((comparison.get("metrics") or {}).get("test") or {}).get(gate.metric)
     reasons = [_minimum(value, gate, metrics), _drop(value, base_value, comparison, gate)]
     for summary in validation_summaries:
-        for problem in summary["problems"]:
-            if problem["check"] in validation.blocking_checks and problem["status"] in FAILING:
-                reasons.append(
-                    _reason(
-                        False,
-                        f"Deepchecks {problem['check']} ({summary['suite']}): "
-                        f"{problem['condition']}: {problem['details']}",
-                    )
-                )
+        reasons += _blocking(summary, validation)
     passed = all(reason["passed"] for reason in reasons)
     return {
         "verdict": "pass" if passed else "fail",
@@ -83,8 +77,26 @@ def _drop(
     )
 
 
-def _reason(passed: bool, text: str) -> dict[str, Any]:
-    return {"passed": bool(passed), "text": text}
+def _blocking(summary: dict[str, Any], validation: ValidationParams) -> list[dict[str, Any]]:
+    """A failing reason, with what to do, for each blocking check that failed or could not run."""
+    reasons = []
+    for problem in summary["problems"]:
+        check = problem["check"]
+        if check not in validation.blocking_checks:
+            continue
+        if problem["status"] in FAILING:
+            text = f"Deepchecks {check} ({summary['suite']}): {problem['condition']}: {problem['details']}"
+            reasons.append(_reason(False, text, checks.remedy(check)))
+        elif problem["status"] == NOT_RUN:
+            text = f"Deepchecks {check} ({summary['suite']}) could not run: {problem['details']}"
+            what = f"What it guards is unchecked: fix the cause if it is in the data. {checks.unblock(check)}"
+            reasons.append(_reason(False, text, what))
+    return reasons
+
+
+def _reason(passed: bool, text: str, remedy: str | None = None) -> dict[str, Any]:
+    reason = {"passed": bool(passed), "text": text}
+    return reason | {"remedy": remedy} if remedy else reason
 
 
 def compare_with_main(params: Params, test_set: Path) -> dict[str, Any]:
@@ -121,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Gate: {result['verdict'].upper()}")
     for reason in result["reasons"]:
         print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['text']}")
+        if "remedy" in reason:
+            print(f"       what to do: {reason['remedy']}")
     return 0 if result["verdict"] == "pass" else EXIT_GATE_FAILED
 
 

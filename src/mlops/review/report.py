@@ -67,7 +67,10 @@ def render(
 def _verdict(gate: dict) -> str:
     passed = gate["verdict"] == "pass"
     lines = [f"## {'✅' if passed else '❌'} Model gate: {'PASS' if passed else 'FAIL'}", ""]
-    lines += [f"- {'✅' if r['passed'] else '❌'} {r['text']}" for r in gate["reasons"]]
+    for reason in gate["reasons"]:
+        lines.append(f"- {'✅' if reason['passed'] else '❌'} {reason['text']}")
+        if "remedy" in reason:
+            lines.append(f"  - What to do: {reason['remedy']}")
     return "\n".join(lines)
 
 
@@ -293,14 +296,14 @@ def _confusion(confusion: dict) -> str:
 
 def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     blocking = set(params.get("validation", {}).get("blocking_checks") or [])
-    ran = [(s["suite"], p) for s in summaries for p in s["problems"] if p["status"] != "NOT RUN"]
-    skipped = [(s["suite"], p) for s in summaries for p in s["problems"] if p["status"] == "NOT RUN"]
+    ran = [p for s in summaries for p in s["problems"] if p["status"] != "NOT RUN"]
+    errored = [(s["suite"], e) for s in summaries for e in s.get("errored", [])]
+    skipped = [(s["suite"], e) for s in summaries for e in s.get("skipped", [])]
     lines = ["### Deepchecks", ""]
     totals = {k: sum(s["counts"][k] for s in summaries) for k in ("PASS", "WARN", "FAIL", "ERROR")}
-    not_run = sum(s["counts"].get("NOT RUN", 0) for s in summaries)
     lines.append(
         ", ".join(f"{v} {k.lower()}" for k, v in totals.items())
-        + f" conditions, {not_run} check(s) that did not run, across "
+        + f" conditions; {len(errored)} check(s) errored, {len(skipped)} skipped on purpose; across "
         + ", ".join(s["suite"] for s in summaries)
         + "."
     )
@@ -313,11 +316,15 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
         lines += [
             f"| {p['check']} | {p['status']} | {'yes' if p['check'] in blocking else 'no'} "
             f"| {_cell(p['condition'])} | {_cell(p['details'])} |"
-            for _, p in ran
+            for p in ran
         ]
+    if errored:
+        lines += ["", "Checks that errored (they did not check anything; a blocking one fails the gate):", ""]
+        lines += [f"- ⚠️ {e['check']} ({suite}): {e['details']}" for suite, e in errored]
     if skipped:
-        lines += ["", "Checks that did not run (an error in the check, not in your model):", ""]
-        lines += [f"- {p['check']} ({suite}): {p['details']}" for suite, p in skipped]
+        lines += ["", "<details><summary>Checks skipped on purpose</summary>", ""]
+        lines += [f"- {e['check']} ({suite}): {e['reason']}" for suite, e in skipped]
+        lines += ["", "</details>"]
     where = f"the `model-report` artifact of [this CI run]({prov.run_url})" if prov.run_url else "`reports/`"
     lines += ["", f"Full reports ({', '.join(f'`{name}.html`' for name in HTML_REPORTS)}): in {where}."]
     return "\n".join(lines)

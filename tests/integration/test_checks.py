@@ -1,0 +1,234 @@
+"""Every default Deepchecks check runs (or is skipped on purpose, with the reason) on all three tasks and
+with text, integer and boolean labels; the default blocking checks pass healthy tables, duplicate rows
+included, and block leaky ones. Real suites, run in-process on small tables, each table once."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import datasets
+
+from mlops.data import example_data
+from mlops.data.schema import infer_schema, resolve_features
+from mlops.params import DEEPCHECKS_CHECKS, Params, parse_params
+from mlops.pipeline import checks, suites, validate_data, validate_model
+from mlops.pipeline.evaluate import feature_importance
+from mlops.pipeline.split import split
+from mlops.pipeline.train import train
+from mlops.review import gate
+
+pytestmark = pytest.mark.integration
+
+TARGETS = {"binary": "churned", "multiclass": "plan", "regression": "monthly_charges"}
+GATE_METRICS = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "r2"}
+DATED = {"id_column": "customer_id", "datetime_column": "signup_date"}
+
+
+def example(task: str, rows: int = 600) -> tuple[pd.DataFrame, dict]:
+    return example_data.generate(rows=rows), {"task": task, "target": TARGETS[task], **DATED}
+
+
+def sklearn_table(name: str, labels: str = "int", rows: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """A table that ships with scikit-learn, its classes as integers, text or booleans."""
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame
+    if rows is not None:
+        frame = frame.sample(rows, random_state=0).reset_index(drop=True)
+    if name == "diabetes":
+        return frame, {"task": "regression", "target": "target"}
+    if labels == "text":
+        frame["target"] = np.asarray(bunch.target_names)[frame["target"]]
+    elif labels == "bool":
+        frame["target"] = frame["target"] == 1
+    task = "binary" if frame["target"].nunique() == 2 else "multiclass"
+    return frame, {"task": task, "target": "target"}
+
+
+def with_duplicates(table: tuple[pd.DataFrame, dict], share: float = 0.2) -> tuple[pd.DataFrame, dict]:
+    """Copies of random rows appended, so that ``share`` of the rows repeat another row exactly."""
+    frame, data = table
+    copies = frame.sample(round(len(frame) * share / (1 - share)), random_state=0)
+    return pd.concat([frame, copies]).sample(frac=1, random_state=0).reset_index(drop=True), data
+
+
+def with_target_copy(table: tuple[pd.DataFrame, dict]) -> tuple[pd.DataFrame, dict]:
+    frame, data = table
+    return frame.assign(leak=frame[data["target"]]), data
+
+
+def entered_again(table: tuple[pd.DataFrame, dict], new_ids: bool = False) -> tuple[pd.DataFrame, dict]:
+    """A fifth of the records entered again 200 days later: the same rows at a later date."""
+    frame, data = table
+    again = frame.sample(frac=0.2, random_state=0)
+    later = pd.to_datetime(again["signup_date"]) + pd.Timedelta(days=200)
+    again = again.assign(signup_date=later.dt.strftime("%Y-%m-%d"))
+    if new_ids:
+        again = again.assign(customer_id=[f"X{i:06d}" for i in range(len(again))])
+    return pd.concat([frame, again]).reset_index(drop=True), data
+
+
+def categories_only(table: tuple[pd.DataFrame, dict]) -> tuple[pd.DataFrame, dict]:
+    """A few categorical columns: most rows share their features with another row, naturally."""
+    frame, data = table
+    columns = [*DATED.values(), "contract", "internet_service", "paperless_billing", "support_tickets"]
+    return frame[[*columns, data["target"]]], data
+
+
+# Each default check must run or be skipped on purpose on these: all tasks; text, integer and boolean
+# classes (the example's churned is 0/1, its plan text).
+LABEL_TYPES: dict[str, Callable[[], tuple[pd.DataFrame, dict]]] = {
+    "example-binary": lambda: example("binary"),
+    "example-multiclass": lambda: example("multiclass"),
+    "example-regression": lambda: example("regression"),
+    "iris-text": lambda: sklearn_table("iris", "text"),
+    "wine-int": lambda: sklearn_table("wine", "int"),
+    "breast_cancer-bool": lambda: sklearn_table("breast_cancer", "bool", rows=300),
+    "breast_cancer-text": lambda: sklearn_table("breast_cancer", "text", rows=300),
+    "diabetes": lambda: sklearn_table("diabetes", rows=300),
+}
+HEALTHY = {
+    **LABEL_TYPES,
+    "breast_cancer-20%-duplicates": lambda: with_duplicates(sklearn_table("breast_cancer", "bool", rows=300)),
+    "example-20%-duplicates": lambda: with_duplicates(example("binary")),
+    "example-categories-only": lambda: categories_only(example("binary")),
+}
+# Each leaky table, and the blocking checks that must fail on it.
+LEAKY = {
+    "example-target-copy": (
+        lambda: with_target_copy(example("binary")),
+        {"Feature Label Correlation Change"},
+    ),
+    "diabetes-target-copy": (
+        lambda: with_target_copy(sklearn_table("diabetes", rows=300)),
+        {"Feature Label Correlation Change"},
+    ),
+    "example-entered-again": (
+        lambda: entered_again(example("binary")),
+        {"Index Train Test Leakage", "Train Test Samples Mix"},
+    ),
+    "example-entered-again-new-ids": (
+        lambda: entered_again(example("binary"), new_ids=True),
+        {"Train Test Samples Mix"},
+    ),
+}
+TABLES = {**HEALTHY, **{name: make for name, (make, _) in LEAKY.items()}}
+
+
+@dataclass(frozen=True)
+class Validated:
+    params: Params
+    results: dict[str, Any]  # suite name: Deepchecks SuiteResult
+    summaries: dict[str, dict[str, Any]]
+
+
+def validate(frame: pd.DataFrame, data: dict, raw: dict) -> Validated:
+    """What validate_data and validate_model do in the pipeline, in-process."""
+    raw = copy.deepcopy(raw)
+    raw["data"].update({"id_column": None, "datetime_column": None, **data})
+    raw["gate"]["metric"] = GATE_METRICS[data["task"]]
+    params = parse_params(raw)
+    schema = infer_schema(frame, params.data)
+    features = resolve_features(schema, params.data)
+    results = {"data_integrity": validate_data.integrity(frame, params.data, schema, params.validation)}
+    train_set, test_set = split(frame, params.data, params.split)
+    model = train(train_set, features, params)
+    importance = pd.DataFrame(
+        feature_importance(model, test_set, params.data.target, params.model.seed)
+    ).set_index("feature")["importance"]
+    results |= validate_model.validate(model, train_set, test_set, importance.clip(lower=0), features, params)
+    return Validated(params, results, {name: suites.summarize(r) for name, r in results.items()})
+
+
+@pytest.fixture(scope="module")
+def validated(small_params_raw: dict) -> Callable[[str], Validated]:
+    """Validates a table of TABLES the first time a test asks for it."""
+    done: dict[str, Validated] = {}
+
+    def get(name: str) -> Validated:
+        if name not in done:
+            done[name] = validate(*TABLES[name](), small_params_raw)
+        return done[name]
+
+    return get
+
+
+def blocked(run: Validated) -> dict[str, list[str]]:
+    """What fails the gate among the Deepchecks results, by the gate's rule: {check: [details]}."""
+    failures: dict[str, list[str]] = {}
+    blocking = run.params.validation.blocking_checks
+    for problem in (p for summary in run.summaries.values() for p in summary["problems"]):
+        if problem["check"] in blocking and problem["status"] in gate.FAILING:
+            failures.setdefault(problem["check"], []).append(f"{problem['condition']}: {problem['details']}")
+    return failures
+
+
+@pytest.mark.parametrize("name", LABEL_TYPES)
+def test_every_default_check_runs_or_is_skipped_with_a_reason(name: str, validated):
+    run = validated(name)
+    ran = [r.check.name() for result in run.results.values() for r in result.results]
+    skipped = {s["check"]: s["reason"] for summary in run.summaries.values() for s in summary["skipped"]}
+    for summary in run.summaries.values():
+        assert summary["errored"] == [], summary["errored"]
+        assert summary["counts"]["NOT RUN"] == summary["counts"]["ERROR"] == 0
+    assert sorted(set(ran) | set(skipped)) == sorted(DEEPCHECKS_CHECKS)
+    assert not set(ran) & set(skipped)
+    assert skipped == checks.skipped(run.params.data, run.params.validation)
+    assert all(reason for reason in skipped.values())
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_tables_pass_the_blocking_checks(name: str, validated):
+    assert blocked(validated(name)) == {}
+
+
+@pytest.mark.parametrize("name", LEAKY)
+def test_leaky_tables_are_blocked(name: str, validated):
+    assert set(blocked(validated(name))) == LEAKY[name][1]
+
+
+def test_a_remedy_for_every_default_blocking_check(params: Params):
+    assert params.validation.blocking_checks
+    for check in params.validation.blocking_checks:
+        line = checks.remedy(check)
+        assert line and "\n" not in line
+        assert len(line) > len(checks.unblock(check)) + 50  # what it means and what to do, first
+        assert f"remove '{check}' from validation.blocking_checks" in line
+    assert checks.remedy("Label Drift") == checks.unblock("Label Drift")  # not a default: only how to accept
+
+
+def test_summary_counts_checks_that_raised_and_conditions_in_error(params: Params):
+    """A check that cannot run on the data, and a condition that raises, both count as errored."""
+    tabular = suites.deepchecks_tabular()
+    suite = tabular.Suite(
+        "Small Suite",
+        tabular.checks.IdentifierLabelCorrelation(),  # raises: the dataset has no index or datetime
+        tabular.checks.MixedNulls().add_condition("broken", lambda value: 1 / 0),
+        tabular.checks.IsSingleValue().add_condition_not_single_value(),
+        tabular.checks.OutlierSampleDetection(),
+    )
+    data = dataclasses.replace(params.data, id_column=None, datetime_column=None)
+    frame = example_data.generate(rows=200)
+    dataset = suites.make_dataset(frame, resolve_features(infer_schema(frame, data), data), data, "data")
+    result = suites.run_suite(suite, {"Outlier Sample Detection": "too slow"}, train_dataset=dataset)
+    summary = suites.summarize(result)
+    assert {"suite", "counts", "problems"} <= set(summary)
+    assert summary["counts"] == {
+        "PASS": 1,
+        "WARN": 0,
+        "FAIL": 0,
+        "ERROR": 1,
+        "NOT RUN": 1,
+        "ERRORED": 2,
+        "SKIPPED": 1,
+    }
+    assert [e["check"] for e in summary["errored"]] == ["Identifier Label Correlation", "Mixed Nulls"]
+    assert summary["skipped"] == [{"check": "Outlier Sample Detection", "reason": "too slow"}]
+    statuses = {(p["check"], p["status"]) for p in summary["problems"]}
+    assert statuses == {("Identifier Label Correlation", "NOT RUN"), ("Mixed Nulls", "ERROR")}
