@@ -51,7 +51,14 @@ def test_end_to_end(task_run: Completed):
     report = project.file("reports/report.md").read_text()
     assert report.splitlines()[0] == "## ✅ Model gate: PASS"
     assert f"| **{params.gate.metric}** (gate) | — |" in report
-    assert "No baseline: main has no committed metrics yet" in report
+    assert (
+        "Not compared with main: there is no main branch here, so there is nothing to compare with." in report
+    )
+    # Every default Deepchecks check ran, or was skipped on purpose with its reason.
+    summaries = [_json(project, "reports/data_validation.json")["deepchecks"]]
+    summaries += _json(project, "reports/model_validation.json").values()
+    assert [e for s in summaries for e in s["errored"]] == []
+    assert all(skipped["reason"] for s in summaries for skipped in s["skipped"])
 
     features = resolve_features(load_schema(project.file("schema.yaml")), params.data)
     request = _json(project, "reports/sample_request.json")

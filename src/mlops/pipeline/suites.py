@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -236,8 +238,6 @@ def _unique_by_check(results: list) -> list:
 
 def save_html(result, path: Path) -> None:
     """Save the full interactive report; the same result always gives the same bytes (DVC hashes it)."""
-    import io
-
     buffer = io.BytesIO()
     # A file object, not a name: Deepchecks never overwrites a named file. newline="": "\n" on every OS.
     text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
@@ -255,8 +255,6 @@ def save_html(result, path: Path) -> None:
 
 def _sorted_prologue(html: bytes, names: list[str]) -> bytes:
     """Name the suite's first checks alphabetically; Deepchecks takes them in set order, which varies."""
-    import re
-
     listed = ", ".join(sorted(set(names))[:3]).encode()
     prologue = rb"(The suite is composed of [^:<]+: )[^<]*?(?=, etc\.\.\.<br>|\.<br>)"
     return re.sub(prologue, lambda match: match[1] + listed, html, count=1)
@@ -264,8 +262,6 @@ def _sorted_prologue(html: bytes, names: list[str]) -> bytes:
 
 def _renumber_random_ids(html: bytes) -> bytes:
     """Replace each random id of an element (pandas Styler table, plotly div) by a counter, everywhere."""
-    import re
-
     token = rb"T_[0-9a-f]{5}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     defined = dict.fromkeys(re.findall(rb'\bid="(' + token + rb')"', html))
     new = {old: _counter_id(old, n) for n, old in enumerate(defined)}
