@@ -121,3 +121,28 @@ def test_regression_plots():
     assert len(deciles) == 10
     assert np.all(np.diff(_column(deciles, "predicted")) > 0)
     assert sum(row["count"] for row in plots["residuals"]) == 500
+
+
+def test_a_metric_undefined_on_the_rows_is_none_with_a_reason():
+    """A time split whose test set lacks a rare class: ROC AUC is undefined, never NaN."""
+    classes = np.array(["basic", "plus", "rare"])
+    y_true = np.array(["basic", "plus", "basic", "plus"])
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.3, 0.6, 0.1]])
+    scores = metrics.compute_metrics("multiclass", y_true, classes[proba.argmax(axis=1)], proba, classes)
+    assert scores["roc_auc_ovr"] is None
+    assert scores["accuracy"] == 1.0
+    assert metrics.why_undefined("multiclass", y_true, classes) == (
+        "the set has no rows of class 'rare' (the model knows 3 classes)"
+    )
+
+
+def test_one_class_in_a_binary_test_set_gives_none_not_an_error():
+    proba = np.array([[0.8, 0.2], [0.6, 0.4]])
+    scores = metrics.compute_metrics(
+        "binary", np.array(["no", "no"]), np.array(["no", "no"]), proba, ["no", "yes"]
+    )
+    assert scores["roc_auc"] is None
+    assert scores["accuracy"] == 1.0
+    assert metrics.why_undefined("binary", ["no", "no"], ["no", "yes"]).startswith(
+        "the set has no rows of class 'yes'"
+    )
