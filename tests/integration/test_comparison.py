@@ -51,7 +51,7 @@ def test_worse_model_on_the_same_data_fails_on_the_drop_alone(worse_run: Complet
     assert "| `model.hyperparameters.max_iter` | 20 | 2 |" in report
     assert "| `model.hyperparameters.learning_rate` |" not in report  # unchanged params are not listed
     assert "The data is the same as on main." in report
-    assert "draw this change first and main's model second" in report
+    assert "this change first, main's model second" in report
 
 
 def test_new_data_is_compared_with_mains_model_on_the_new_test_set(next_month_run: Completed):
@@ -103,7 +103,7 @@ def test_fork_with_its_own_table_is_not_failed_on_the_examples_numbers(fork_run:
     report = project.file("reports/report.md").read_text()
     assert "Not compared with main: main's model uses column(s) this change's data lacks" in report
     assert f"| **roc_auc** (gate) | — | {gate['value']:.4f} | — |" in report
-    assert "draw this change first and main's model second" not in report
+    assert "this change first, main's model second" not in report
     assert report.count("    line [") == 3  # this change's curves only
     schema = yaml.safe_load(project.file("schema.yaml").read_text())["columns"]
     assert set(schema) == {*FORK_FEATURES, "churned"}

@@ -111,3 +111,28 @@ def test_rescore_refuses_a_classifier_for_regression(fitted, churn, raw_params: 
         champion.Incomparable, match="main's model is a classifier and this change's task is regression"
     ):
         champion.rescore(model, churn, parse_params(raw_params))
+
+
+def test_a_model_this_code_cannot_load_is_no_comparison(tmp_path, monkeypatch):
+    """A real DVC repository whose cache holds main's model file, but not one this code can unpickle."""
+    from dvc.repo import Repo
+
+    Repo.init(str(tmp_path), no_scm=True).close()
+    md5 = "0123456789abcdef0123456789abcdef"
+    cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not a pickle of this code's classes")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(champion.Incomparable, match="main's model could not be loaded by this change's code"):
+        champion.fetch_model("main", md5)
+
+
+def test_a_model_in_no_cache_and_no_remote_is_no_comparison(tmp_path, monkeypatch):
+    from dvc.repo import Repo
+
+    Repo.init(str(tmp_path), no_scm=True).close()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        champion.Incomparable, match="is not in the DVC cache and no DVC remote is configured"
+    ):
+        champion.fetch_model("main", "f" * 32)

@@ -217,7 +217,7 @@ def test_charts_are_mermaid(params: Params, raw_params: dict, with_base: bool):
     assert text.count("```mermaid") == text.count("xychart-beta") == 4  # ROC, PR, calibration, importance
     assert 'title "ROC (test set)"' in text
     assert "| actual \\ predicted | `0` | `1` |" in text
-    overlay = "_ROC and precision-recall draw this change first and main's model second, on the same rows._"
+    overlay = "_ROC and precision-recall: this change first, main's model second, on the same rows._"
     assert (overlay in text) is with_base
     assert text.count("    line [") == (5 if with_base else 3)  # main's ROC and PR on the same rows
     assert text.endswith("\n") and not text.endswith("\n\n")

@@ -157,4 +157,9 @@ def fetch_model(ref: str, md5: str):
                 raise Incomparable(f"main's model (md5 {md5}) could not be fetched: {error}")
             if not repo.cache.local.exists(md5):
                 raise Incomparable(f"main's model (md5 {md5}) is neither in the DVC cache nor on the remote")
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except Exception as error:  # unpickling runs code: a renamed module, another library version…
+        raise Incomparable(
+            f"main's model could not be loaded by this change's code ({type(error).__name__}: {error})"
+        )

@@ -195,6 +195,10 @@ def _charts(plots: dict, base_plots: dict, task: str | None) -> str:
                 base_plots.get("precision_recall"),
             )
         )
+        if any(base_plots.get(name) for name in ("roc", "precision_recall")):
+            lines.append(
+                "_ROC and precision-recall: this change first, main's model second, on the same rows._"
+            )
         lines.append(
             _line_chart(
                 "Calibration: observed rate per predicted-probability bin",
@@ -236,10 +240,6 @@ def _charts(plots: dict, base_plots: dict, task: str | None) -> str:
         )
     if "confusion_matrix" in plots:
         lines.append(_confusion(plots["confusion_matrix"]))
-    if "roc" in plots and any(base_plots.get(name) for name in ("roc", "precision_recall")):
-        lines.append(
-            "_ROC and precision-recall draw this change first and main's model second, on the same rows._"
-        )
     return "\n\n".join(line for line in lines if line)
 
 
