@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,21 @@ def test_no_remote_and_data_that_is_not_the_example_is_a_clear_error(completed: 
     assert "dvc remote add" in message
     assert not completed.file("data/customers.csv").exists()
     assert completed.snapshot(*OUTPUTS) == before
+
+
+def test_mains_model_is_fetched_from_the_remote_for_the_comparison(completed: Project, tmp_path: Path):
+    """A CI runner whose DVC cache lacks main's model fetches it, by the md5 main's dvc.lock records."""
+    completed.dvc("remote", "add", "--default", "storage", str(tmp_path / "remote"))
+    completed.dvc("push", "--quiet")
+    completed.git("add", "--all")
+    completed.git("commit", "--quiet", "--message", "main's run")
+    completed.git("branch", "-M", "main")
+    md5 = completed.md5("models/model.joblib")
+    cached = completed.file(f".dvc/cache/files/md5/{md5[:2]}/{md5[2:]}")
+    cached.unlink()
+
+    script = f"from mlops.review import champion; print(type(champion.fetch_model('main', '{md5}')).__name__)"
+    result = completed.run(sys.executable, "-c", script)
+
+    assert result.stdout.strip() == "Pipeline"
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == md5

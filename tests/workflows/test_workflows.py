@@ -307,7 +307,9 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project,
 def test_merge_whose_gate_fails_ships_nothing(project, tmp_path):
     _branch(project, "main-failing-gate", lambda p: p["gate"].update(min=0.99))
     try:
-        run = _act(project, "push", "deploy.yml", {"ref": "refs/heads/main"}, tmp_path)
+        # With the remote, main's runs are restored rather than rerun: only the gate's params changed.
+        remote = f"DVC_REMOTE_URL={_remote(project)}"
+        run = _act(project, "push", "deploy.yml", {"ref": "refs/heads/main"}, tmp_path, "-s", remote)
     finally:
         _git(project, "checkout", "-q", "main")
     assert run.returncode != 0
