@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
 export GIT_PAGER := cat
 
-.PHONY: help install run repro report test lint format serve clean
+.PHONY: help install run refresh repro report test lint format serve clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ run: install ## Run the whole pipeline on params.yaml's data; print the verdict 
 	  2) echo "make run: exit 2: bad input, stopped before the pipeline ran; nothing changed." ;; \
 	  3) echo "make run: exit 3: a pipeline stage failed; the last good outputs are restored." ;; \
 	esac; exit $$status
+
+refresh: install ## Get the newest data (params.yaml refresh:) and track it in data.dvc; DRIFT=0.3 drifts the example
+	$(RUN) python -m mlops.retraining.refresh --drift $${DRIFT:-0}
 
 repro: install ## Only `dvc repro` (no preflight, gate or report)
 	$(RUN) dvc repro

@@ -121,12 +121,20 @@ class GateParams:
 
 
 @dataclass(frozen=True)
+class RefreshParams:
+    """Where newer data comes from (`make refresh`, the Retrain workflow); optional."""
+
+    command: str | None = None  # a shell command that writes the newest table to data.path
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     split: SplitParams
     model: ModelParams
     validation: ValidationParams
     gate: GateParams
+    refresh: RefreshParams = field(default_factory=RefreshParams)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -146,7 +154,7 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
     raw = _mapping(raw, source)
     sections = {f.name: f.type for f in dataclasses.fields(Params)}
     _reject_unknown(raw, sections, source)
-    missing = [name for name in sections if name not in raw]
+    missing = [name for name in sections if name not in raw and name != "refresh"]
     if missing:
         raise UserError(f"{source} lacks the section(s) {', '.join(missing)}; add them.")
     data = _data(raw["data"], f"{source}: data")
@@ -156,6 +164,7 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
         model=_build(ModelParams, raw["model"], f"{source}: model"),
         validation=_validation(raw["validation"], f"{source}: validation"),
         gate=_build(GateParams, raw["gate"], f"{source}: gate"),
+        refresh=_build(RefreshParams, raw.get("refresh") or {}, f"{source}: refresh"),
     )
     _check_values(params, source)
     return params
@@ -214,6 +223,9 @@ def _one_of(value: object, allowed: tuple[str, ...], where: str) -> None:
 
 def _check_values(params: Params, source: str) -> None:
     data, split, model, gate = params.data, params.split, params.model, params.gate
+    command = params.refresh.command
+    if command is not None and not (isinstance(command, str) and command.strip()):
+        raise UserError(f"{source}: refresh.command is {command!r}; it must be a shell command, or null.")
     _one_of(data.task, TASKS, f"{source}: data.task")
     _one_of(model.estimator, ESTIMATORS, f"{source}: model.estimator")
     _one_of(gate.metric, GATE_METRICS[data.task], f"{source}: gate.metric (for task {data.task})")

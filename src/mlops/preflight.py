@@ -45,7 +45,7 @@ def ensure_data(params: Params, repo: Repo) -> str:
     if example is not None:
         from mlops.data import example_data
 
-        example_data.write_csv(example_data.generate(**example), path)
+        example_data.write_csv(example_data.history(**example), path)
         if _modified(repo):
             path.unlink()  # never leave a file that is not the pinned data
             raise UserError(_no_remote(path, "and data.dvc no longer pins the bundled example."))

@@ -47,7 +47,7 @@ def test_unknown_top_level_key_names_it_and_lists_allowed_keys(raw_params: dict)
     message = str(error.value)
     assert "'modle'" in message
     assert "Did you mean 'model'?" in message
-    assert "Allowed keys: data, split, model, validation, gate." in message
+    assert "Allowed keys: data, split, model, validation, gate, refresh." in message
 
 
 @pytest.mark.parametrize(
@@ -199,3 +199,13 @@ def test_deepchecks_checks_are_the_checks_of_the_three_suites(monkeypatch):
     ]
     assert len(names) == len(set(names))
     assert sorted(DEEPCHECKS_CHECKS) == sorted(names)
+
+
+def test_refresh_section_is_optional_and_checked(raw_params: dict):
+    raw_params.pop("refresh", None)
+    assert parse_params(raw_params).refresh.command is None
+    raw_params["refresh"] = {"command": "python export.py data/churn.csv"}
+    assert parse_params(raw_params).refresh.command == "python export.py data/churn.csv"
+    raw_params["refresh"] = {"command": ""}
+    with pytest.raises(UserError, match=r"refresh\.command is ''; it must be a shell command, or null\."):
+        parse_params(raw_params)

@@ -91,6 +91,15 @@ def generate(
     return frame
 
 
+def history(
+    rows: int = EXAMPLE_ROWS, seed: int = EXAMPLE_SEED, periods: int = 1, drift: float = 0.0
+) -> pd.DataFrame:
+    """Periods 0 to ``periods - 1`` one after the other: the example after ``periods - 1`` refreshes,
+    every period after the first drifted by ``drift``. One period is ``generate(rows, seed)``."""
+    frames = [generate(rows, seed, period, drift if period else 0.0) for period in range(periods)]
+    return pd.concat(frames, ignore_index=True)
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write with fixed formatting so the bytes never depend on the platform."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +113,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=EXAMPLE_SEED)
     parser.add_argument("--period", type=int, default=0, help="later periods start 6 months apart")
     parser.add_argument("--drift", type=float, default=0.0, help="0 (none) to 1 (strong)")
+    parser.add_argument("--periods", type=int, help="periods 0 to N-1 one after the other (see history)")
     args = parser.parse_args()
-    write_csv(generate(args.rows, args.seed, args.period, args.drift), args.output)
+    if args.periods:
+        frame = history(args.rows, args.seed, args.periods, args.drift)
+    else:
+        frame = generate(args.rows, args.seed, args.period, args.drift)
+    write_csv(frame, args.output)
 
 
 if __name__ == "__main__":
