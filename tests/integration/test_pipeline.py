@@ -86,12 +86,14 @@ def test_rerun_with_nothing_changed_reproduces_nothing(completed: Project):
 
 
 def test_second_run_from_scratch_gives_the_same_outputs_and_lock(completed: Project):
-    """`make run` after deleting what every stage made, in another directory: byte for byte the
-    same outputs, Deepchecks' HTML reports included, so dvc.lock does not change."""
+    """`make run` after deleting what split and every later stage made, in another directory: byte
+    for byte the same outputs, Deepchecks' HTML reports included, so dvc.lock does not change.
+    (validate_data's report is checked across processes in test_html_determinism.)"""
     first = completed.snapshot(*MADE_FROM_SCRATCH, *(f"reports/{name}.html" for name in HTML))
     lock_text = completed.file("dvc.lock").read_text()
     lock = yaml.safe_load(lock_text)["stages"]
-    for stage in STAGES:
+    rerun = STAGES[1:]
+    for stage in rerun:
         for out in lock[stage]["outs"]:
             path = completed.file(out["path"])
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -104,7 +106,7 @@ def test_second_run_from_scratch_gives_the_same_outputs_and_lock(completed: Proj
     result = completed.mlops()
 
     assert result.returncode == 0, result.output
-    for stage in STAGES:
+    for stage in rerun:
         assert f"Running stage '{stage}'" in result.stdout
     assert completed.snapshot(*first) == first
     assert completed.file("dvc.lock").read_text() == lock_text
