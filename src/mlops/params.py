@@ -154,7 +154,8 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
     raw = _mapping(raw, source)
     sections = {f.name: f.type for f in dataclasses.fields(Params)}
     _reject_unknown(raw, sections, source)
-    missing = [name for name in sections if name not in raw and name != "refresh"]
+    optional = {f.name for f in dataclasses.fields(Params) if f.default_factory is not dataclasses.MISSING}
+    missing = [name for name in sections if name not in raw and name not in optional]
     if missing:
         raise UserError(f"{source} lacks the section(s) {', '.join(missing)}; add them.")
     data = _data(raw["data"], f"{source}: data")
