@@ -23,9 +23,7 @@ from mlops.review import gate, report
 @cli
 def main() -> int:
     params = load_params()
-    with Repo() as repo:
-        root = Path(repo.root_dir)
-    with last_good.kept_on_failure(root):
+    with last_good.kept_on_failure(Path(Repo.find_root())):
         with Repo() as repo:
             data_note = preflight.ensure_data(params, repo)
             changed = repo.status()
