@@ -114,8 +114,13 @@ class Result:
 
 
 def environment(project: Path, scratch: Path) -> dict[str, str]:
-    """The venv first on PATH, this project's src importable, telemetry off, no user config."""
-    env = {k: v for k, v in os.environ.items() if k not in ("BASELINE_REF", "PYTHONPATH", "VIRTUAL_ENV")}
+    """A user's machine: the venv first on PATH, this project's src importable, telemetry off, no
+    user config, and none of the variables a CI runner sets (which change what errors print)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("BASELINE_REF", "CI", "PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("GITHUB_")
+    }
     config = scratch / "no-config"
     config.mkdir(parents=True, exist_ok=True)
     env.update(
