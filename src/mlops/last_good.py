@@ -71,12 +71,22 @@ def restore(saved: Saved) -> None:
             path.write_bytes(data)
 
 
-def checkout_stage_outputs(root: Path) -> None:
-    """``dvc checkout`` of every stage's outputs as dvc.lock records them (says what it could not)."""
+def cached_outputs(repo: Repo) -> list[str]:
+    """The stage outputs DVC caches (model, train/test sets, HTML reports) present in the workspace."""
+    return [
+        str(out.fs_path)
+        for stage in repo.index.stages
+        if stage.cmd
+        for out in stage.outs
+        if out.use_cache and Path(out.fs_path).exists()
+    ]
+
+
+def checkout(root: Path, outputs: list[str]) -> None:
+    """``dvc checkout`` of these outputs as dvc.lock records them (says what it could not)."""
     with Repo(str(root)) as repo:
-        stages = [stage.addressing for stage in repo.index.stages if stage.cmd]
         try:
-            repo.checkout(targets=stages, force=True)
+            repo.checkout(targets=outputs, force=True)
         except DvcException as error:  # e.g. outputs missing from the cache (after `dvc gc`)
             print(f"warning: some cached outputs could not be restored: {error}", file=sys.stderr)
 
@@ -86,10 +96,11 @@ def kept_on_failure(root: Path) -> Iterator[Saved]:
     """Restore the last good outputs if the block raises; re-raise with what was restored."""
     with Repo(str(root)) as repo:
         saved = snapshot(protected_paths(repo))
+        outputs = cached_outputs(repo)  # a fresh clone has none yet: nothing to bring back
     try:
         yield saved
     except BaseException:
         restore(saved)
-        if saved.files.get(root / "dvc.lock") is not None:
-            checkout_stage_outputs(root)
+        if outputs and saved.files.get(root / "dvc.lock") is not None:
+            checkout(root, outputs)
         raise

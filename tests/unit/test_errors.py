@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlops.errors import EXIT_STAGE_FAILED, EXIT_USER_ERROR, UserError, cli
@@ -22,7 +24,8 @@ def test_a_user_error_is_its_message_and_exit_code_2(capsys):
         _bad_input()
 
     assert stopped.value.code == EXIT_USER_ERROR
-    assert capsys.readouterr().err == "error: params.yaml: split.test_size must be between 0 and 1; set it to e.g. 0.2.\n"
+    err = capsys.readouterr().err
+    assert err == "error: params.yaml: split.test_size must be between 0 and 1; set it to e.g. 0.2.\n"
 
 
 def test_an_unexpected_error_is_one_line_locally_with_the_traceback_in_a_file(capsys, monkeypatch):
@@ -37,7 +40,7 @@ def test_an_unexpected_error_is_one_line_locally_with_the_traceback_in_a_file(ca
     assert len(err.splitlines()) == 1
     assert "unexpected RuntimeError: injected." in err
     path = err.rsplit("the traceback is in ", 1)[1].rstrip(".\n")
-    assert "RuntimeError: injected" in open(path).read()
+    assert "RuntimeError: injected" in Path(path).read_text()
 
 
 def test_on_ci_the_traceback_is_printed_before_the_one_line(capsys, monkeypatch):

@@ -128,3 +128,32 @@ def test_data_with_no_source_is_a_clear_error(project: Path, raw_params: dict):
         repo.add("data")
         with pytest.raises(UserError, match=r"Nothing to refresh data/churn\.csv from: set refresh\.command"):
             refresh(with_command(raw_params, None), repo)
+
+
+def test_on_a_fresh_clone_the_example_is_written_where_params_say(project: Path, raw_params: dict):
+    track_example(project)
+    shutil.rmtree(project / "data")  # a clone has data.dvc but no data/ (CI, the Retrain workflow)
+
+    with Repo() as repo:
+        result = refresh(with_command(raw_params, None), repo)
+
+    assert result.changed and result.after.endswith(".dir")  # still the data/ directory
+    assert len(pd.read_csv(project / "data" / "churn.csv")) == 2 * ROWS
+
+
+def test_on_a_fresh_clone_the_command_gets_data_s_folder_and_a_failure_leaves_none(
+    project: Path, raw_params: dict
+):
+    track_example(project)
+    shutil.rmtree(project / "data")
+    export = project.parent / "export.csv"
+    example_data.write_csv(example_data.history(ROWS), export)  # the very table data.dvc pins
+
+    with Repo() as repo:
+        same = refresh(with_command(raw_params, f"cp {export} data/churn.csv"), repo)
+    shutil.rmtree(project / "data")
+    with Repo() as repo, pytest.raises(UserError, match=r"refresh\.command failed with exit code 1"):
+        refresh(with_command(raw_params, "echo half > data/churn.csv; exit 1"), repo)
+
+    assert not same.changed
+    assert not (project / "data").exists()

@@ -349,3 +349,153 @@ def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(proj
     card = (artifact / "model-card.md").read_text()
     assert card.startswith(f"### Model {shipped_md5}")
     assert "Rollback: the model of model-v1, deployed again by hand." in card
+
+
+# --- continuous training ---------------------------------------------------------------------
+
+RETRAIN_BRANCH = "retrain/data"
+
+
+@pytest.fixture(scope="module")
+def github(project: Path, tmp_path_factory) -> Path:
+    """GitHub's side of retraining: a bare repository as the project's origin, at main, and the
+    directory where the stand-ins keep pull requests, comments and dispatched workflows."""
+    state = tmp_path_factory.mktemp("github")
+    _git(project, "checkout", "-q", "main")
+    subprocess.run(["git", "clone", "-q", "--bare", project, state / "origin.git"], check=True)
+    _git(project, "remote", "add", "origin", str(state / "origin.git"))
+    return state
+
+
+def _retrain(project: Path, state: Path, event: str, payload: dict, *flags: str):
+    _git(project, "checkout", "-q", "main")
+    return _act(project, event, "retrain.yml", payload, state, *flags)
+
+
+def _on_main(project: Path, edit) -> str:
+    """Commit a change of params.yaml on main, as a reviewed merge would; returns the commit before."""
+    before = _git(project, "rev-parse", "main")
+    _git(project, "checkout", "-q", "main")
+    _edit_params(project, edit)
+    _git(project, "commit", "-q", "-am", "params on main")
+    return before
+
+
+def _pulls(state: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted((state / "pulls").glob("*.json"))]
+
+
+def _dispatches(state: Path) -> list[dict]:
+    path = state / "dispatches.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _origin(state: Path, *args: str) -> str:
+    return _git(state / "origin.git", *args)
+
+
+@pytest.fixture(scope="module")
+def first_proposal(project: Path, github: Path):
+    """The weekly schedule on the bundled example: its next period is new data. No RETRAIN_TOKEN."""
+    remote = f"DVC_REMOTE_URL={_remote(project)}"
+    return _retrain(project, github, "schedule", {"schedule": "17 5 * * 1"}, "-s", remote)
+
+
+def test_scheduled_retrain_on_new_data_opens_one_pull_request_carrying_the_report(
+    project, github, first_proposal
+):
+    run = first_proposal
+    assert run.returncode == 0, run.stdout[-4000:]
+    [pull] = _pulls(github)
+    assert pull["head"] == RETRAIN_BRANCH and pull["base"] == "main" and not pull["isDraft"]
+    assert pull["body"].startswith("## ✅ Model gate: PASS")
+    assert pull["title"].startswith("Retrain on new data: gate PASS, roc_auc 0.")
+    assert "main's model (`" in pull["body"] and "scored on this change's test set" in pull["body"]
+    [comment] = _comments(github)
+    assert comment["pr"] == pull["number"] and comment["body"].strip() == pull["body"].strip()
+    # The proposal is a commit on main with the new data's pin, dvc.lock and metrics, CI not skipped.
+    message = _origin(github, "log", "-1", "--format=%B", RETRAIN_BRANCH)
+    assert message.startswith("Retrain: new data from the bundled example's next period")
+    assert "Reason: schedule" in message and "[skip ci]" not in message
+    changed = _origin(github, "diff", "--name-only", "main", RETRAIN_BRANCH).splitlines()
+    assert {"data.dvc", "dvc.lock", "reports/metrics.json"} <= set(changed)
+    pinned = yaml.safe_load(_origin(github, "show", f"{RETRAIN_BRANCH}:data.dvc"))
+    assert pinned["meta"]["example"]["periods"] == 2
+    # The new data is on the DVC remote before the pull request opens, for reviewers and CI.
+    md5 = pinned["outs"][0]["md5"]
+    assert (_remote(project) / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    # GITHUB_TOKEN's push starts no workflow: CI is dispatched on the branch instead.
+    assert _dispatches(github) == [{"workflow": "ci.yml", "ref": RETRAIN_BRANCH}]
+
+
+def test_newer_data_updates_the_open_pull_request_and_a_failing_gate_makes_it_a_draft(
+    project, github, first_proposal
+):
+    export = github / "export.csv"
+    shutil.copy(project / "data" / "churn.csv", export)
+    with export.open("a") as table:  # a later export: the same customers and 200 new ones
+        rows = (project / "data" / "churn.csv").read_text().splitlines()[1:201]
+        table.writelines(f"N{row}\n" for row in rows)
+    head_before = _origin(github, "rev-parse", RETRAIN_BRANCH)
+
+    def edit(params: dict) -> None:
+        params["refresh"]["command"] = f"cp {export} data/churn.csv"
+        params["gate"]["min"] = 0.99
+
+    baseline = _on_main(project, edit)
+    try:
+        run = _retrain(
+            project,
+            github,
+            "workflow_dispatch",
+            {"inputs": {"reason": "new export from the warehouse"}},
+            "-s",
+            f"DVC_REMOTE_URL={_remote(project)}",
+            "-s",
+            "RETRAIN_TOKEN=a-fine-grained-token",
+        )
+    finally:
+        _git(project, "reset", "-q", "--hard", baseline)
+    assert run.returncode == 0, run.stdout[-4000:]
+    [pull] = _pulls(github)  # the same pull request, updated
+    assert pull["isDraft"] and pull["edits"] == 1
+    assert pull["body"].startswith("## ❌ Model gate: FAIL")
+    assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", pull["body"])
+    assert pull["title"].startswith("Retrain on new data: gate FAIL")
+    [comment] = _comments(github)
+    assert comment["edits"] == 1 and comment["body"].strip() == pull["body"].strip()
+    assert _origin(github, "rev-parse", RETRAIN_BRANCH) != head_before
+    message = _origin(github, "log", "-1", "--format=%B", RETRAIN_BRANCH)
+    assert message.startswith("Retrain: new data from refresh.command")
+    assert "Reason: new export from the warehouse" in message
+    assert len(_dispatches(github)) == 1  # with a token, the push itself starts CI: nothing dispatched
+
+
+def test_retrain_from_another_system_with_unchanged_data_opens_nothing(project, github, first_proposal):
+    export = github / "same.csv"
+    shutil.copy(project / "data" / "churn.csv", export)
+    pulls_before = _pulls(github)
+    baseline = _on_main(project, lambda p: p["refresh"].update(command=f"cp {export} data/churn.csv"))
+    try:
+        run = _retrain(
+            project,
+            github,
+            "repository_dispatch",
+            {"action": "retrain", "client_payload": {"reason": "drift alert"}},
+            "-s",
+            f"DVC_REMOTE_URL={_remote(project)}",
+        )
+    finally:
+        _git(project, "reset", "-q", "--hard", baseline)
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Retrain: no new data from refresh.command: data.dvc still pins" in run.stdout
+    assert "; no pull request." in run.stdout
+    assert "Running stage" not in run.stdout
+    assert _pulls(github) == pulls_before
+
+
+def test_retrain_without_a_dvc_remote_stops_with_one_clear_message(project, tmp_path):
+    run = _retrain(project, tmp_path, "workflow_dispatch", {"inputs": {"reason": ""}})
+    assert run.returncode != 0
+    assert "Retraining needs a DVC remote" in run.stdout and "DVC_REMOTE_URL" in run.stdout
+    assert "make refresh" not in run.stdout

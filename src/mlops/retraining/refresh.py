@@ -5,7 +5,7 @@ Where newer data comes from, first match wins:
    (a SQL export, a script, ``aws s3 cp``); the result is tracked with ``dvc add``.
 2. data.dvc imports the data (``dvc import-url`` or ``dvc import``): ``dvc update`` refreshes it.
 3. data.dvc pins the bundled example: the generator appends its next period (``--drift`` shifts it).
-On GitHub Actions, ``changed=true`` or ``changed=false`` goes to the step's outputs. A command
+On GitHub Actions, ``changed=true|false`` and ``summary=<one line>`` go to the step's outputs. A command
 that fails leaves data/ as data.dvc pins it.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def refresh(params: Params, repo: Repo, drift: float = 0.0) -> Refreshed:
     tracked = _read_dvc_file()
     before = _pinned(tracked)
     if params.refresh.command:
-        _run_command(params.refresh.command, repo)
+        _run_command(params.refresh.command, repo, Path(params.data.path), _out_path(tracked))
         repo.add(_out_path(tracked))
         source = "refresh.command"
     elif tracked.get("deps"):
@@ -60,7 +61,7 @@ def refresh(params: Params, repo: Repo, drift: float = 0.0) -> Refreshed:
             )
         source = f"`dvc update` of {tracked['deps'][0].get('path', 'the import')}"
     elif (tracked.get("meta") or {}).get("example"):
-        _append_example_period(tracked, repo, drift)
+        _append_example_period(tracked, repo, Path(params.data.path), drift)
         source = "the bundled example's next period"
     else:
         raise UserError(
@@ -71,10 +72,19 @@ def refresh(params: Params, repo: Repo, drift: float = 0.0) -> Refreshed:
     return Refreshed(source, before, _pinned(_read_dvc_file()))
 
 
-def _run_command(command: str, repo: Repo) -> None:
-    done = subprocess.run(command, shell=True, cwd=repo.root_dir, capture_output=True, text=True)
+def _run_command(command: str, repo: Repo, target: Path, tracked: str) -> None:
+    """Run the user's command; if it fails, data/ goes back to what it was (or away on a fresh clone)."""
+    root = Path(repo.root_dir)
+    present = (root / tracked).exists()
+    (root / target).parent.mkdir(parents=True, exist_ok=True)  # e.g. `cp export.csv data/churn.csv`
+    done = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
-        repo.checkout(targets=[DATA_DVC], force=True)  # whatever it half-wrote goes: data/ as pinned
+        if present:
+            repo.checkout(targets=[DATA_DVC], force=True)  # whatever it half-wrote goes
+        elif (root / tracked).is_dir():
+            shutil.rmtree(root / tracked)
+        else:
+            (root / tracked).unlink(missing_ok=True)
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(
             f"refresh.command failed with exit code {done.returncode} ({last}); data/ is left as {DATA_DVC} "
@@ -82,15 +92,16 @@ def _run_command(command: str, repo: Repo) -> None:
         )
 
 
-def _append_example_period(tracked: dict, repo: Repo, drift: float) -> None:
+def _append_example_period(tracked: dict, repo: Repo, csv: Path, drift: float) -> None:
+    """The whole history again, one period longer (a fresh clone has no data/ to append to)."""
     from mlops.data import example_data
 
     spec = dict(tracked["meta"]["example"])
     spec["periods"] = spec.get("periods", 1) + 1
     if drift:
         spec["drift"] = drift
-    path = Path(repo.root_dir) / _out_path(tracked)
-    csv = next(path.glob("*.csv")) if path.is_dir() else path
+    csv = Path(repo.root_dir) / csv
+    csv.parent.mkdir(parents=True, exist_ok=True)
     example_data.write_csv(example_data.history(**spec), csv)
     repo.add(_out_path(tracked))
     updated = _read_dvc_file()
@@ -123,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"refresh: {result.summary()}")
     if os.environ.get("GITHUB_OUTPUT"):
         with open(os.environ["GITHUB_OUTPUT"], "a") as outputs:
-            outputs.write(f"changed={'true' if result.changed else 'false'}\n")
+            outputs.write(f"changed={'true' if result.changed else 'false'}\nsummary={result.summary()}\n")
 
 
 if __name__ == "__main__":
