@@ -13,6 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -132,7 +135,7 @@ def project(tmp_path_factory) -> Path:
     _git(project, "add", "-A")
     _git(project, "commit", "-q", "-m", "baseline")
     # The team's DVC remote holds the data and main's runs; workflows get it from a secret.
-    remote = _remote(project)
+    remote = project.parent / "dvc-remote"
     subprocess.run(
         [BIN / "dvc", "remote", "add", "--local", "-d", "storage", remote], cwd=project, check=True
     )
@@ -141,8 +144,50 @@ def project(tmp_path_factory) -> Path:
     return project
 
 
-def _remote(project: Path) -> Path:
-    return project.parent / "dvc-remote"
+@dataclass(frozen=True)
+class Sandbox:
+    """One scenario's own copy of the project, the directory where the stand-ins keep its GitHub
+    (pull requests, comments, dispatches, artifacts; and origin.git when it pushes), and the team's
+    DVC remote, which all scenarios share as a real team would."""
+
+    project: Path
+    state: Path
+    remote: Path
+
+    @property
+    def remote_secret(self) -> tuple[str, str]:
+        return ("-s", f"DVC_REMOTE_URL={self.remote}")
+
+
+def _results(run: Callable[[Sandbox], dict], box: Sandbox) -> dict:
+    return {**run(box), "box": box}
+
+
+# The act runs, each a function of its sandbox, in the order they start: the longest first.
+SCENARIOS: dict[str, Callable[[Sandbox], dict]] = {}
+
+
+def scenario(function: Callable[[Sandbox], dict]) -> Callable[[Sandbox], dict]:
+    SCENARIOS[function.__name__] = function
+    return function
+
+
+@pytest.fixture(scope="module")
+def ran(request: pytest.FixtureRequest, project: Path, tmp_path_factory) -> Iterator[Callable[[str], dict]]:
+    """Start the scenarios the selected tests check, two at a time (act runs whole pipelines and
+    the machine has two cores), each in its own sandbox; ``ran(name)`` waits for one's results."""
+    wanted = {marker.args[0] for item in request.session.items for marker in item.iter_markers("scenario")}
+    sandboxes = {}
+    for name in (name for name in SCENARIOS if name in wanted):
+        root = tmp_path_factory.mktemp(name)
+        shutil.copytree(project, root / "project", symlinks=True)
+        sandboxes[name] = Sandbox(root / "project", root / "github", project.parent / "dvc-remote")
+        sandboxes[name].state.mkdir()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(_results, SCENARIOS[name], box) for name, box in sandboxes.items()}
+        yield lambda name: futures[name].result()
+        for future in futures.values():
+            future.cancel()
 
 
 def _branch(project: Path, name: str, edit) -> str:
@@ -150,6 +195,13 @@ def _branch(project: Path, name: str, edit) -> str:
     _edit_params(project, edit)
     _git(project, "commit", "-q", "-am", name)
     return _git(project, "rev-parse", "HEAD")
+
+
+def _on_main(project: Path, edit) -> None:
+    """Commit a change of params.yaml on main, as a reviewed merge would."""
+    _git(project, "checkout", "-q", "main")
+    _edit_params(project, edit)
+    _git(project, "commit", "-q", "-am", "params on main")
 
 
 def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *flags: str):
@@ -185,13 +237,13 @@ def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *
     return run
 
 
-def _pull_request(project: Path, state: Path, number: int, sha: str, *flags: str):
-    (state / "pulls").mkdir(parents=True, exist_ok=True)
-    (state / "pulls" / f"{number}.json").write_text(json.dumps({"headRefOid": sha}))
+def _pull_request(box: Sandbox, number: int, sha: str, *flags: str):
+    (box.state / "pulls").mkdir(parents=True, exist_ok=True)
+    (box.state / "pulls" / f"{number}.json").write_text(json.dumps({"headRefOid": sha}))
     payload = {
         "pull_request": {"number": number, "head": {"ref": "feature", "sha": sha}, "base": {"ref": "main"}}
     }
-    return _act(project, "pull_request", "ci.yml", payload, state, "-j", "pipeline", *flags)
+    return _act(box.project, "pull_request", "ci.yml", payload, box.state, "-j", "pipeline", *flags)
 
 
 def _comment(project: Path, state: Path, sha: str):
@@ -214,16 +266,161 @@ def _job_log(output: str, job: str) -> str:
 
 
 def _comments(state: Path) -> list[dict]:
-    return json.loads((state / "comments.json").read_text())
+    path = state / "comments.json"
+    return json.loads(path.read_text()) if path.exists() else []
 
 
-def test_pull_request_reports_against_main_and_comments_once(project, tmp_path):
-    remote = _remote(project)
-    sha = _branch(project, "feature", lambda p: p["model"]["hyperparameters"].update(max_iter=40))
+def _pulls(state: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted((state / "pulls").glob("*.json"))]
 
-    run = _pull_request(project, tmp_path, 7, sha, "-s", f"DVC_REMOTE_URL={remote}")
+
+def _dispatches(state: Path) -> list[dict]:
+    path = state / "dispatches.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _model_md5(project: Path) -> str:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return next(out["md5"] for out in lock["stages"]["train"]["outs"])
+
+
+# --- the scenarios, longest first --------------------------------------------------------------
+
+RETRAIN_BRANCH = "retrain/data"
+
+
+def _github_origin(box: Sandbox) -> Path:
+    """A bare repository at main as the project's origin, for the workflows that push."""
+    origin = box.state / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", box.project, origin], check=True)
+    _git(box.project, "remote", "add", "origin", str(origin))
+    return origin
+
+
+def _proposal(box: Sandbox, run: subprocess.CompletedProcess) -> dict:
+    """What GitHub shows after a Retrain run: pull requests, comments, dispatches and the branch."""
+    origin = box.state / "origin.git"
+    pushed = bool(_git(origin, "branch", "--list", RETRAIN_BRANCH))
+    return {
+        "run": run,
+        "pulls": _pulls(box.state) if (box.state / "pulls").exists() else [],
+        "comments": _comments(box.state),
+        "dispatches": _dispatches(box.state),
+        "head": _git(origin, "rev-parse", RETRAIN_BRANCH) if pushed else None,
+        "message": _git(origin, "log", "-1", "--format=%B", RETRAIN_BRANCH) if pushed else "",
+        "changed": _git(origin, "diff", "--name-only", "main", RETRAIN_BRANCH).split() if pushed else [],
+        "data.dvc": yaml.safe_load(_git(origin, "show", f"{RETRAIN_BRANCH}:data.dvc")) if pushed else None,
+    }
+
+
+@scenario
+def retrain_twice(box: Sandbox) -> dict:
+    """The weekly schedule on the bundled example (its next period is new data), no RETRAIN_TOKEN;
+    then, with that pull request open, a run by hand with a token on a newer export from
+    refresh.command, while main's gate has become too strict for any model."""
+    _github_origin(box)
+    first = _proposal(
+        box,
+        _act(
+            box.project, "schedule", "retrain.yml", {"schedule": "17 5 * * 1"}, box.state, *box.remote_secret
+        ),
+    )
+    export = box.state / "export.csv"
+    rows = (box.project / "data" / "churn.csv").read_text().splitlines()
+    export.write_text("\n".join([*rows, *(f"N{row}" for row in rows[1:201])]) + "\n")  # 200 new customers
+
+    def edit(params: dict) -> None:
+        params["refresh"]["command"] = f"cp {export} data/churn.csv"
+        params["gate"]["min"] = 0.99
+
+    _on_main(box.project, edit)
+    second = _act(
+        box.project,
+        "workflow_dispatch",
+        "retrain.yml",
+        {"inputs": {"reason": "new export from the warehouse"}},
+        box.state,
+        *box.remote_secret,
+        "-s",
+        "RETRAIN_TOKEN=a-fine-grained-token",
+    )
+    return {"first": first, "second": _proposal(box, second)}
+
+
+@scenario
+def feature_pull_request(box: Sandbox) -> dict:
+    sha = _branch(box.project, "feature", lambda p: p["model"]["hyperparameters"].update(max_iter=40))
+    run = _pull_request(box, 7, sha, *box.remote_secret)
+    comments = [_comment(box.project, box.state, sha) for _ in range(2)]
+    return {"run": run, "comments": comments}
+
+
+@scenario
+def worse_fork_pull_request(box: Sandbox) -> dict:
+    sha = _branch(box.project, "fork-worse", lambda p: p["gate"].update(min=0.99))
+    run = _pull_request(box, 8, sha)  # no secrets, as for a fork
+    return {"run": run, "comment": _comment(box.project, box.state, sha)}
+
+
+@scenario
+def merge(box: Sandbox) -> dict:
+    # Both jobs: the release job runs until containerizing, which needs a Docker daemon (none here).
+    run = _act(box.project, "push", "deploy.yml", {"ref": "refs/heads/main"}, box.state, *box.remote_secret)
+    return {"run": run, "model_md5": _model_md5(box.project)}
+
+
+@scenario
+def rollback(box: Sandbox) -> dict:
+    _git(box.project, "tag", "-f", "model-v1")
+    shipped = _model_md5(box.project)
+    # main has moved on since model-v1 shipped: a later merge changed the model.
+    _on_main(box.project, lambda p: p["model"]["hyperparameters"].update(max_iter=45))
+    payload = {"ref": "refs/heads/main", "inputs": {"version": "model-v1"}}
+    run = _act(
+        box.project, "workflow_dispatch", "deploy.yml", payload, box.state, "-j", "build", *box.remote_secret
+    )
+    return {"run": run, "model_md5": shipped}
+
+
+@scenario
+def retrain_unchanged_data(box: Sandbox) -> dict:
+    """Another system asks for a retrain, but refresh.command exports the very table main has."""
+    _github_origin(box)
+    export = box.state / "same.csv"
+    shutil.copy(box.project / "data" / "churn.csv", export)
+    _on_main(box.project, lambda p: p["refresh"].update(command=f"cp {export} data/churn.csv"))
+    payload = {"action": "retrain", "client_payload": {"reason": "drift alert"}}
+    run = _act(box.project, "repository_dispatch", "retrain.yml", payload, box.state, *box.remote_secret)
+    return _proposal(box, run)
+
+
+@scenario
+def merge_with_failing_gate(box: Sandbox) -> dict:
+    # With the remote, main's runs are restored rather than rerun: only the gate's params changed.
+    _on_main(box.project, lambda p: p["gate"].update(min=0.99))
+    return {
+        "run": _act(
+            box.project, "push", "deploy.yml", {"ref": "refs/heads/main"}, box.state, *box.remote_secret
+        )
+    }
+
+
+@scenario
+def retrain_without_remote(box: Sandbox) -> dict:
+    return {
+        "run": _act(box.project, "workflow_dispatch", "retrain.yml", {"inputs": {"reason": ""}}, box.state)
+    }
+
+
+# --- pull requests -------------------------------------------------------------------------------
+
+
+@pytest.mark.scenario("feature_pull_request")
+def test_pull_request_reports_against_main_and_comments_once(ran):
+    results = ran("feature_pull_request")
+    run, state, remote = results["run"], results["box"].state, results["box"].remote
     assert run.returncode == 0, run.stdout[-4000:]
-    artifact = tmp_path / "artifacts" / "model-report"
+    artifact = state / "artifacts" / "model-report"
     report = (artifact / "report.md").read_text()
     assert report.startswith("## ✅ Model gate: PASS")
     assert re.search(r"\| \*\*roc_auc\*\* \(gate\) \| 0\.\d{4} \| 0\.\d{4} \| [+-]0\.\d{4} \|", report)
@@ -235,28 +432,27 @@ def test_pull_request_reports_against_main_and_comments_once(project, tmp_path):
     runs = {path.name for path in (remote / "runs").rglob("*") if path.is_file()}
     assert len(runs) > 5, "this run's run-cache was not pushed next to main's"
 
-    first, second = _comment(project, tmp_path, sha), _comment(project, tmp_path, sha)
+    first, second = results["comments"]
     assert first.returncode == 0, first.stdout[-4000:]
     assert second.returncode == 0, second.stdout[-4000:]
-    [comment] = _comments(tmp_path)
+    [comment] = _comments(state)
     assert comment["pr"] == 7 and comment["edits"] == 1 and comment["watermark"] == "Model report"
     assert comment["body"] == report
 
 
-def test_worse_fork_pull_request_fails_the_gate_and_still_gets_its_comment(project, tmp_path):
-    sha = _branch(project, "fork-worse", lambda p: p["gate"].update(min=0.99))
-
-    run = _pull_request(project, tmp_path, 8, sha)  # no secrets, as for a fork
+@pytest.mark.scenario("worse_fork_pull_request")
+def test_worse_fork_pull_request_fails_the_gate_and_still_gets_its_comment(ran):
+    results = ran("worse_fork_pull_request")
+    run, state = results["run"], results["box"].state
     assert run.returncode != 0
     assert "Job failed" in run.stdout
-    report = (tmp_path / "artifacts" / "model-report" / "report.md").read_text()
+    report = (state / "artifacts" / "model-report" / "report.md").read_text()
     assert report.startswith("## ❌ Model gate: FAIL")
     assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", report)
     assert "bundled example data regenerated" in run.stdout
 
-    comment = _comment(project, tmp_path, sha)
-    assert comment.returncode == 0, comment.stdout[-4000:]
-    [posted] = _comments(tmp_path)
+    assert results["comment"].returncode == 0, results["comment"].stdout[-4000:]
+    [posted] = _comments(state)
     assert posted["pr"] == 8 and posted["body"] == report
 
 
@@ -274,21 +470,13 @@ def test_comment_refuses_a_pull_request_number_that_does_not_match_the_commit(pr
     assert not (tmp_path / "comments.json").exists()
 
 
-def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project, tmp_path):
-    _git(project, "checkout", "-q", "main")
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    model_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"])
+# --- shipping ------------------------------------------------------------------------------------
 
-    # Both jobs: the release job runs until containerizing, which needs a Docker daemon (none here).
-    run = _act(
-        project,
-        "push",
-        "deploy.yml",
-        {"ref": "refs/heads/main"},
-        tmp_path,
-        "-s",
-        f"DVC_REMOTE_URL={_remote(project)}",
-    )
+
+@pytest.mark.scenario("merge")
+def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(ran):
+    results = ran("merge")
+    run, model_md5 = results["run"], results["model_md5"]
     assert "🏁  Job succeeded" in _job_log(run.stdout, "Gate and build the Bento"), run.stdout[-4000:]
     assert "Running stage 'train'" not in run.stdout  # restored from the remote, not retrained
     release = _job_log(run.stdout, "Containerize, push, deploy and smoke-test")
@@ -296,7 +484,7 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project,
     assert f'Bento(tag="mlops-service:{model_md5}") imported.' in re.sub(r"\x1b\[[0-9;]*m", "", release)
     assert "❌  Failure - Main Containerize and push to ghcr.io" in release
     assert "Tag the model version" not in release  # no version for a model that was not shipped
-    artifact = tmp_path / "artifacts" / "bento"
+    artifact = results["box"].state / "artifacts" / "bento"
     assert (artifact / f"mlops-service-{model_md5}.bento").is_file()
     card = (artifact / "model-card.md").read_text()
     assert card.startswith(f"### Model {model_md5}")
@@ -304,198 +492,93 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(project,
     assert "## ✅ Model gate: PASS" in card
 
 
-def test_merge_whose_gate_fails_ships_nothing(project, tmp_path):
-    _branch(project, "main-failing-gate", lambda p: p["gate"].update(min=0.99))
-    try:
-        # With the remote, main's runs are restored rather than rerun: only the gate's params changed.
-        remote = f"DVC_REMOTE_URL={_remote(project)}"
-        run = _act(project, "push", "deploy.yml", {"ref": "refs/heads/main"}, tmp_path, "-s", remote)
-    finally:
-        _git(project, "checkout", "-q", "main")
+@pytest.mark.scenario("merge_with_failing_gate")
+def test_merge_whose_gate_fails_ships_nothing(ran):
+    results = ran("merge_with_failing_gate")
+    run = results["run"]
     assert run.returncode != 0
     build = _job_log(run.stdout, "Gate and build the Bento")
     assert "❌  Failure - Main Gate the merged code, params and data" in build, build[-4000:]
     assert re.search(r"test roc_auc 0\.\d{4} < minimum 0\.99", build)
     assert "Import the gated model" not in build
-    assert not (tmp_path / "artifacts" / "bento").exists()
+    assert not (results["box"].state / "artifacts" / "bento").exists()
     assert "Containerize, push, deploy and smoke-test]" not in run.stdout
 
 
-def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(project, tmp_path):
-    _git(project, "checkout", "-q", "main")
-    _git(project, "tag", "-f", "model-v1")
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    shipped_md5 = next(out["md5"] for out in lock["stages"]["train"]["outs"])
-    # main has moved on since model-v1 shipped: a later merge changed the model.
-    _branch(project, "later-main", lambda p: p["model"]["hyperparameters"].update(max_iter=45))
-    try:
-        run = _act(
-            project,
-            "workflow_dispatch",
-            "deploy.yml",
-            {"ref": "refs/heads/main", "inputs": {"version": "model-v1"}},
-            tmp_path,
-            "-j",
-            "build",
-            "-s",
-            f"DVC_REMOTE_URL={_remote(project)}",
-        )
-    finally:
-        _git(project, "checkout", "-q", "main")
+@pytest.mark.scenario("rollback")
+def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(ran):
+    results = ran("rollback")
+    run, shipped_md5 = results["run"], results["model_md5"]
     assert run.returncode == 0, run.stdout[-4000:]
     assert "Running stage 'train'" not in run.stdout  # model-v1's run, restored from the remote
-    artifact = tmp_path / "artifacts" / "bento"
+    artifact = results["box"].state / "artifacts" / "bento"
     assert (artifact / f"mlops-service-{shipped_md5}.bento").is_file()
     card = (artifact / "model-card.md").read_text()
     assert card.startswith(f"### Model {shipped_md5}")
     assert "Rollback: the model of model-v1, deployed again by hand." in card
 
 
-# --- continuous training ---------------------------------------------------------------------
-
-RETRAIN_BRANCH = "retrain/data"
+# --- continuous training -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def github(project: Path, tmp_path_factory) -> Path:
-    """GitHub's side of retraining: a bare repository as the project's origin, at main, and the
-    directory where the stand-ins keep pull requests, comments and dispatched workflows."""
-    state = tmp_path_factory.mktemp("github")
-    _git(project, "checkout", "-q", "main")
-    subprocess.run(["git", "clone", "-q", "--bare", project, state / "origin.git"], check=True)
-    _git(project, "remote", "add", "origin", str(state / "origin.git"))
-    return state
-
-
-def _retrain(project: Path, state: Path, event: str, payload: dict, *flags: str):
-    _git(project, "checkout", "-q", "main")
-    return _act(project, event, "retrain.yml", payload, state, *flags)
-
-
-def _on_main(project: Path, edit) -> str:
-    """Commit a change of params.yaml on main, as a reviewed merge would; returns the commit before."""
-    before = _git(project, "rev-parse", "main")
-    _git(project, "checkout", "-q", "main")
-    _edit_params(project, edit)
-    _git(project, "commit", "-q", "-am", "params on main")
-    return before
-
-
-def _pulls(state: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted((state / "pulls").glob("*.json"))]
-
-
-def _dispatches(state: Path) -> list[dict]:
-    path = state / "dispatches.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def _origin(state: Path, *args: str) -> str:
-    return _git(state / "origin.git", *args)
-
-
-@pytest.fixture(scope="module")
-def first_proposal(project: Path, github: Path):
-    """The weekly schedule on the bundled example: its next period is new data. No RETRAIN_TOKEN."""
-    remote = f"DVC_REMOTE_URL={_remote(project)}"
-    return _retrain(project, github, "schedule", {"schedule": "17 5 * * 1"}, "-s", remote)
-
-
-def test_scheduled_retrain_on_new_data_opens_one_pull_request_carrying_the_report(
-    project, github, first_proposal
-):
-    run = first_proposal
-    assert run.returncode == 0, run.stdout[-4000:]
-    [pull] = _pulls(github)
+@pytest.mark.scenario("retrain_twice")
+def test_scheduled_retrain_on_new_data_opens_one_pull_request_carrying_the_report(ran):
+    results = ran("retrain_twice")
+    first, remote = results["first"], results["box"].remote
+    assert first["run"].returncode == 0, first["run"].stdout[-4000:]
+    [pull] = first["pulls"]
     assert pull["head"] == RETRAIN_BRANCH and pull["base"] == "main" and not pull["isDraft"]
     assert pull["body"].startswith("## ✅ Model gate: PASS")
     assert pull["title"].startswith("Retrain on new data: gate PASS, roc_auc 0.")
     assert "main's model (`" in pull["body"] and "scored on this change's test set" in pull["body"]
-    [comment] = _comments(github)
+    [comment] = first["comments"]
     assert comment["pr"] == pull["number"] and comment["body"].strip() == pull["body"].strip()
     # The proposal is a commit on main with the new data's pin, dvc.lock and metrics, CI not skipped.
-    message = _origin(github, "log", "-1", "--format=%B", RETRAIN_BRANCH)
-    assert message.startswith("Retrain: new data from the bundled example's next period")
-    assert "Reason: schedule" in message and "[skip ci]" not in message
-    changed = _origin(github, "diff", "--name-only", "main", RETRAIN_BRANCH).splitlines()
-    assert {"data.dvc", "dvc.lock", "reports/metrics.json"} <= set(changed)
-    pinned = yaml.safe_load(_origin(github, "show", f"{RETRAIN_BRANCH}:data.dvc"))
-    assert pinned["meta"]["example"]["periods"] == 2
+    assert first["message"].startswith("Retrain: new data from the bundled example's next period")
+    assert "Reason: schedule" in first["message"] and "[skip ci]" not in first["message"]
+    assert {"data.dvc", "dvc.lock", "reports/metrics.json"} <= set(first["changed"])
+    assert first["data.dvc"]["meta"]["example"]["periods"] == 2
     # The new data is on the DVC remote before the pull request opens, for reviewers and CI.
-    md5 = pinned["outs"][0]["md5"]
-    assert (_remote(project) / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    md5 = first["data.dvc"]["outs"][0]["md5"]
+    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
     # GITHUB_TOKEN's push starts no workflow: CI is dispatched on the branch instead.
-    assert _dispatches(github) == [{"workflow": "ci.yml", "ref": RETRAIN_BRANCH}]
+    assert first["dispatches"] == [{"workflow": "ci.yml", "ref": RETRAIN_BRANCH}]
 
 
-def test_newer_data_updates_the_open_pull_request_and_a_failing_gate_makes_it_a_draft(
-    project, github, first_proposal
-):
-    export = github / "export.csv"
-    shutil.copy(project / "data" / "churn.csv", export)
-    with export.open("a") as table:  # a later export: the same customers and 200 new ones
-        rows = (project / "data" / "churn.csv").read_text().splitlines()[1:201]
-        table.writelines(f"N{row}\n" for row in rows)
-    head_before = _origin(github, "rev-parse", RETRAIN_BRANCH)
-
-    def edit(params: dict) -> None:
-        params["refresh"]["command"] = f"cp {export} data/churn.csv"
-        params["gate"]["min"] = 0.99
-
-    baseline = _on_main(project, edit)
-    try:
-        run = _retrain(
-            project,
-            github,
-            "workflow_dispatch",
-            {"inputs": {"reason": "new export from the warehouse"}},
-            "-s",
-            f"DVC_REMOTE_URL={_remote(project)}",
-            "-s",
-            "RETRAIN_TOKEN=a-fine-grained-token",
-        )
-    finally:
-        _git(project, "reset", "-q", "--hard", baseline)
-    assert run.returncode == 0, run.stdout[-4000:]
-    [pull] = _pulls(github)  # the same pull request, updated
+@pytest.mark.scenario("retrain_twice")
+def test_newer_data_updates_the_open_pull_request_and_a_failing_gate_makes_it_a_draft(ran):
+    results = ran("retrain_twice")
+    first, second = results["first"], results["second"]
+    assert second["run"].returncode == 0, second["run"].stdout[-4000:]
+    [pull] = second["pulls"]  # the same pull request, updated
+    assert pull["number"] == first["pulls"][0]["number"]
     assert pull["isDraft"] and pull["edits"] == 1
     assert pull["body"].startswith("## ❌ Model gate: FAIL")
     assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", pull["body"])
     assert pull["title"].startswith("Retrain on new data: gate FAIL")
-    [comment] = _comments(github)
+    [comment] = second["comments"]
     assert comment["edits"] == 1 and comment["body"].strip() == pull["body"].strip()
-    assert _origin(github, "rev-parse", RETRAIN_BRANCH) != head_before
-    message = _origin(github, "log", "-1", "--format=%B", RETRAIN_BRANCH)
-    assert message.startswith("Retrain: new data from refresh.command")
-    assert "Reason: new export from the warehouse" in message
-    assert len(_dispatches(github)) == 1  # with a token, the push itself starts CI: nothing dispatched
+    assert second["head"] != first["head"]
+    assert second["message"].startswith("Retrain: new data from refresh.command")
+    assert "Reason: new export from the warehouse" in second["message"]
+    assert "Gate failed on the new data" in second["run"].stdout
+    assert second["dispatches"] == first["dispatches"]  # with a token, the push itself starts CI
 
 
-def test_retrain_from_another_system_with_unchanged_data_opens_nothing(project, github, first_proposal):
-    export = github / "same.csv"
-    shutil.copy(project / "data" / "churn.csv", export)
-    pulls_before = _pulls(github)
-    baseline = _on_main(project, lambda p: p["refresh"].update(command=f"cp {export} data/churn.csv"))
-    try:
-        run = _retrain(
-            project,
-            github,
-            "repository_dispatch",
-            {"action": "retrain", "client_payload": {"reason": "drift alert"}},
-            "-s",
-            f"DVC_REMOTE_URL={_remote(project)}",
-        )
-    finally:
-        _git(project, "reset", "-q", "--hard", baseline)
+@pytest.mark.scenario("retrain_unchanged_data")
+def test_retrain_from_another_system_with_unchanged_data_opens_nothing(ran):
+    results = ran("retrain_unchanged_data")
+    run = results["run"]
     assert run.returncode == 0, run.stdout[-4000:]
     assert "Retrain: no new data from refresh.command: data.dvc still pins" in run.stdout
     assert "; no pull request." in run.stdout
     assert "Running stage" not in run.stdout
-    assert _pulls(github) == pulls_before
+    assert results["pulls"] == [] and results["comments"] == [] and results["head"] is None
 
 
-def test_retrain_without_a_dvc_remote_stops_with_one_clear_message(project, tmp_path):
-    run = _retrain(project, tmp_path, "workflow_dispatch", {"inputs": {"reason": ""}})
+@pytest.mark.scenario("retrain_without_remote")
+def test_retrain_without_a_dvc_remote_stops_with_one_clear_message(ran):
+    run = ran("retrain_without_remote")["run"]
     assert run.returncode != 0
     assert "Retraining needs a DVC remote" in run.stdout and "DVC_REMOTE_URL" in run.stdout
     assert "make refresh" not in run.stdout
