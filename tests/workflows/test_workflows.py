@@ -26,6 +26,9 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 STAND_INS = Path(__file__).parent / "stand_ins"
 BIN = Path(sys.executable).parent
 ROWS = 1500
+UV_CACHE = subprocess.run(
+    [BIN / "uv", "cache", "dir"], capture_output=True, text=True, check=True
+).stdout.strip()
 
 pytestmark = pytest.mark.integration
 
@@ -226,8 +229,12 @@ def _act(project: Path, event: str, workflow: str, payload: dict, state: Path, *
         ],
         cwd=project,
         # act's workspace goes under $XDG_CACHE_HOME: not ~/.cache, whose dot BentoML refuses in paths.
+        # uv keeps the host's cache, or `make install` would download every package again in each run.
         env=_env(
-            FAKE_GITHUB=str(state), ACT_ARTIFACTS=str(state / "artifacts"), XDG_CACHE_HOME=str(state / "act")
+            FAKE_GITHUB=str(state),
+            ACT_ARTIFACTS=str(state / "artifacts"),
+            XDG_CACHE_HOME=str(state / "act"),
+            UV_CACHE_DIR=UV_CACHE,
         ),
         capture_output=True,
         text=True,
