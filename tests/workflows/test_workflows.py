@@ -13,8 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,10 +110,9 @@ def _stand_in_flags() -> list[str]:
     return flags
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def _build_baseline(project: Path) -> Path:
     """A small copy of this project whose main branch has run the pipeline (the baseline)."""
-    project = tmp_path_factory.mktemp("project")
+    project.mkdir()
     files = _git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard").splitlines()
     for name in files:
         if (ROOT / name).is_file():
@@ -145,6 +145,28 @@ def project(tmp_path_factory) -> Path:
     subprocess.run([BIN / "dvc", "push", "-q", "--run-cache"], cwd=project, check=True, env=_env())
     (project / ".dvc" / "config.local").unlink()
     return project
+
+
+_baseline: Future | None = None
+
+
+def start_baseline() -> None:
+    """Build the baseline in the background (tests/workflows/conftest.py calls this once tests are
+    collected): its pipeline run uses one core while the tests before this module run."""
+    global _baseline
+    root = Path(tempfile.mkdtemp(prefix="workflow-tests-"))
+    _baseline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline").submit(
+        _build_baseline, root / "project"
+    )
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Path]:
+    if _baseline is None:
+        start_baseline()
+    project = _baseline.result()
+    yield project
+    shutil.rmtree(project.parent, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -538,7 +560,7 @@ def test_scheduled_retrain_on_new_data_opens_one_pull_request_carrying_the_repor
     assert pull["body"].startswith("## ✅ Model gate: PASS")
     assert pull["title"].startswith("Retrain on new data: gate PASS, roc_auc 0.")
     assert "main's model (`" in pull["body"] and "scored on this change's test set" in pull["body"]
-    [comment] = first["comments"]
+    [comment] = first["comments"]  # cml comment posts reports/report.md itself
     assert comment["pr"] == pull["number"] and comment["body"].strip() == pull["body"].strip()
     # The proposal is a commit on main with the new data's pin, dvc.lock and metrics, CI not skipped.
     assert first["message"].startswith("Retrain: new data from the bundled example's next period")
@@ -564,7 +586,7 @@ def test_newer_data_updates_the_open_pull_request_and_a_failing_gate_makes_it_a_
     assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", pull["body"])
     assert pull["title"].startswith("Retrain on new data: gate FAIL")
     [comment] = second["comments"]
-    assert comment["edits"] == 1 and comment["body"].strip() == pull["body"].strip()
+    assert comment["edits"] == 1 and comment["body"] == pull["body"]
     assert second["head"] != first["head"]
     assert second["message"].startswith("Retrain: new data from refresh.command")
     assert "Reason: new export from the warehouse" in second["message"]
