@@ -435,6 +435,35 @@ def merge_with_failing_gate(box: Sandbox) -> dict:
 
 
 @scenario
+def deploy_refusals(box: Sandbox) -> dict:
+    """Deploy by hand from a branch, and rollbacks to versions that are not model versions on main."""
+
+    def dispatch(ref: str, version: str):
+        return _act(
+            box.project,
+            "workflow_dispatch",
+            "deploy.yml",
+            {"ref": ref, "inputs": {"version": version}},
+            box.state,
+            "-j",
+            "build",
+            *box.remote_secret,
+        )
+
+    _branch(box.project, "not-main", lambda p: p["gate"].update(min=0.5))
+    _git(box.project, "tag", "model-v9")  # a "version" no merge to main ever made
+    from_branch = dispatch("refs/heads/not-main", "")
+    _git(box.project, "checkout", "-q", "main")
+    _git(box.project, "tag", "model-v1")
+    return {
+        "from_branch": from_branch,
+        "not_on_main": dispatch("refs/heads/main", "model-v9"),
+        "rev_suffix": dispatch("refs/heads/main", "model-v1~1"),
+        "other_tag": dispatch("refs/heads/main", "not-a-model"),
+    }
+
+
+@scenario
 def retrain_without_remote(box: Sandbox) -> dict:
     return {
         "run": _act(box.project, "workflow_dispatch", "retrain.yml", {"inputs": {"reason": ""}}, box.state)
@@ -545,6 +574,24 @@ def test_running_deploy_by_hand_with_an_earlier_version_rebuilds_that_model(ran)
     card = (artifact / "model-card.md").read_text()
     assert card.startswith(f"### Model {shipped_md5}")
     assert "Rollback: the model of model-v1, deployed again by hand." in card
+
+
+@pytest.mark.scenario("deploy_refusals")
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("from_branch", "Deploy runs only on main, not on refs/heads/not-main"),
+        ("not_on_main", "'model-v9' is not a model version on main"),
+        ("rev_suffix", "'model-v1~1' is not a model version on main"),
+        ("other_tag", "'not-a-model' is not a model version on main"),
+    ],
+)
+def test_deploy_refuses_other_branches_and_anything_but_a_model_version_on_main(ran, case, message):
+    run = ran("deploy_refusals")[case]
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout[-4000:]
+    assert "Running stage" not in run.stdout and "Main Environment" not in run.stdout
+    assert "Containerize, push, deploy and smoke-test]" not in run.stdout
 
 
 # --- continuous training -----------------------------------------------------------------------
