@@ -275,12 +275,12 @@ def _pull_request(box: Sandbox, number: int, sha: str, *flags: str):
     return _act(box.project, "pull_request", "ci.yml", payload, box.state, "-j", "pipeline", *flags)
 
 
-def _comment(project: Path, state: Path, sha: str):
+def _comment(project: Path, state: Path, sha: str, event: str = "pull_request", conclusion: str = "success"):
     payload = {
         "workflow_run": {
             "id": 1,
-            "event": "pull_request",
-            "conclusion": "success",
+            "event": event,
+            "conclusion": conclusion,
             "head_sha": sha,
             "head_branch": "feature",
             "head_repository": {"full_name": "fork/project"},
@@ -528,6 +528,20 @@ def test_comment_refuses_a_pull_request_number_that_does_not_match_the_commit(pr
     assert not (tmp_path / "comments.json").exists()
 
 
+@pytest.mark.parametrize(("event", "conclusion"), [("pull_request", "cancelled"), ("push", "success")])
+def test_comment_workflow_skips_cancelled_and_non_pull_request_runs(project, tmp_path, event, conclusion):
+    artifact = tmp_path / "artifacts" / "model-report"
+    artifact.mkdir(parents=True)
+    (artifact / "report.md").write_text("## ✅ Model gate: PASS\n")
+    (artifact / "pr-number").write_text("9\n")
+
+    run = _comment(project, tmp_path, "a" * 40, event=event, conclusion=conclusion)
+
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Post the report]" not in run.stdout  # the job never started
+    assert not (tmp_path / "cml-calls.jsonl").exists()
+
+
 # --- shipping ------------------------------------------------------------------------------------
 
 
@@ -544,6 +558,9 @@ def test_merge_ships_the_model_the_gate_passed_reusing_the_runs_of_main(ran):
     assert "Tag the model version" not in release  # no version for a model that was not shipped
     artifact = results["box"].state / "artifacts" / "bento"
     assert (artifact / f"mlops-service-{model_md5}.bento").is_file()
+    assert (
+        artifact / "reports" / "sample_request.json"
+    ).is_file()  # where the release job's smoke test reads it
     card = (artifact / "model-card.md").read_text()
     assert card.startswith(f"### Model {model_md5}")
     assert "Reused the model trained earlier with the same code, params and data" in card
