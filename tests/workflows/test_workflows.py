@@ -67,6 +67,16 @@ def test_third_party_actions_are_pinned_by_commit():
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref}"
 
 
+def test_release_job_gives_keys_only_to_the_steps_that_use_them():
+    release = yaml.safe_load((WORKFLOWS / "deploy.yml").read_text())["jobs"]["release"]
+    assert "secrets.BENTO_CLOUD_API_KEY !=" in release["env"]["USE_BENTO_CLOUD"]  # whether, not the key
+    assert not [v for k, v in release["env"].items() if k != "USE_BENTO_CLOUD" and "secrets." in str(v)]
+    holders = [step["name"] for step in release["steps"] if "secrets.BENTO_CLOUD_API_KEY }}" in str(step)]
+    assert holders == ["Deploy to BentoCloud and smoke-test it"]
+    [push] = [step for step in release["steps"] if "docker login" in step.get("run", "")]
+    assert "trap 'docker logout ghcr.io' EXIT" in push["run"]
+
+
 # --- running the workflows -------------------------------------------------------------------
 
 
