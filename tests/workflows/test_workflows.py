@@ -342,7 +342,7 @@ def _proposal(box: Sandbox, run: subprocess.CompletedProcess) -> dict:
     pushed = bool(_git(origin, "branch", "--list", RETRAIN_BRANCH))
     return {
         "run": run,
-        "pulls": _pulls(box.state) if (box.state / "pulls").exists() else [],
+        "pulls": _pulls(box.state),
         "comments": _comments(box.state),
         "dispatches": _dispatches(box.state),
         "head": _git(origin, "rev-parse", RETRAIN_BRANCH) if pushed else None,
