@@ -17,7 +17,7 @@ export GIT_PAGER := cat
 # process compiles Deepchecks, scikit-learn and DVC again (each Deepchecks stage: ~10 s, not ~4 s).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install run refresh repro report test lint format serve clean
+.PHONY: help install run refresh repro report monitor test lint format serve traffic clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,20 @@ repro: install ## Only `dvc repro` (no preflight, gate or report)
 report: install ## Gate and report from the last run: reports/gate.json, reports/report.md
 	$(RUN) python -m mlops.review.gate; status=$$?; $(RUN) python -m mlops.review.report && exit $$status
 
+monitor: install ## Check production logs against training: reports/monitoring/ (LOGS=dir or s3://…, SINCE=7d)
+	@$(RUN) python -m mlops.monitoring.check $(if $(LOGS),--logs '$(LOGS)') $(if $(SINCE),--since '$(SINCE)'); \
+	status=$$?; \
+	case $$status in \
+	  1) echo "make monitor: exit 1: alert (reports/monitoring/report.md says why)." ;; \
+	  2) echo "make monitor: exit 2: bad input, nothing checked." ;; \
+	  3) echo "make monitor: exit 3: an unexpected error (see above)." ;; \
+	esac; exit $$status
+
 serve: install ## Serve the trained model over HTTP on 127.0.0.1, port PORT (default 3000)
 	$(RUN) bentoml serve mlops.serving.service:Model --host 127.0.0.1 --port $${PORT:-3000}
+
+traffic: install ## Send example records and their true labels to the service at URL (RECORDS=500, DRIFT=0)
+	$(RUN) python -m mlops.monitoring.traffic $${URL:-http://127.0.0.1:3000} --records $${RECORDS:-500} --drift $${DRIFT:-0}
 
 test: install ## Run the test suite
 	$(RUN) pytest

@@ -28,6 +28,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -260,7 +261,7 @@ def start(stack: contextlib.ExitStack, model: Path, work: Path, body: bytes) -> 
         "service": [str(VENV_BIN / "bentoml"), "serve", "mlops.serving.service:Model", "--host", HOST],
     }
     commands["service"] += ["--port", str(ports["service"])]
-    env_service = {"MODEL_PATH": str(model.resolve()), "PREDICTION_LOG": str(work / "predictions.jsonl")}
+    env_service = {"MODEL_PATH": str(model.resolve()), "PREDICTION_LOG_DIR": str(work / "monitoring")}
     servers = {}
     for name, command in commands.items():
         extra = env_service if name == "service" else {}
@@ -374,7 +375,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before", flush=True)
     results = measure(args, work)
-    (work / "predictions.jsonl").unlink(missing_ok=True)  # tens of MB
+    shutil.rmtree(work / "monitoring", ignore_errors=True)  # the prediction log: tens of MB
     print(f"load average {os.getloadavg()[0]:.2f} after; server logs in {work}")
     report(results)
     verdict(results, args.levels)

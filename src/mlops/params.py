@@ -14,6 +14,7 @@ from mlops.errors import UserError
 
 TASKS = ("binary", "multiclass", "regression")
 ESTIMATORS = ("linear", "random_forest", "hist_gradient_boosting")
+RETRAIN_ON = ("drift", "performance", "skew")  # the monitoring alerts that can ask for retraining
 # Gate metrics are all "higher is better", so one minimum and one allowed drop read the same way.
 GATE_METRICS = {
     "binary": ("roc_auc", "average_precision", "f1", "accuracy", "balanced_accuracy"),
@@ -128,6 +129,23 @@ class RefreshParams:
 
 
 @dataclass(frozen=True)
+class MonitoringParams:
+    """`make monitor`: production logs against the training data (no DVC stage reads these)."""
+
+    logs: str = "monitoring"  # the service's log root: a directory or an fsspec URL (s3://…)
+    min_records: int = 200  # fewer records of the current model: no drift or null-rate verdict
+    drift_warn: float = 0.1  # PSI of a feature or of the predictions
+    drift_alert: float = 0.2
+    max_drifted_share: float = 0.3  # alert when this share of the features passes drift_warn
+    max_unseen_share: float = 0.01  # categories in neither schema.yaml nor the training data
+    max_out_of_range_share: float = 0.01  # numbers outside schema.yaml's min and max
+    max_null_increase: float = 0.1  # null rate above the training data's
+    min_feedback: int = 200  # fewer labelled predictions: no performance verdict
+    max_metric_drop: float = 0.05  # gate.metric on feedback below the test set's
+    retrain_on: tuple[str, ...] = ("drift", "performance")  # alerts that ask for retraining
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     split: SplitParams
@@ -135,6 +153,7 @@ class Params:
     validation: ValidationParams
     gate: GateParams
     refresh: RefreshParams = field(default_factory=RefreshParams)
+    monitoring: MonitoringParams = field(default_factory=MonitoringParams)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -166,8 +185,12 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
         validation=_validation(raw["validation"], f"{source}: validation"),
         gate=_build(GateParams, raw["gate"], f"{source}: gate"),
         refresh=_build(RefreshParams, raw.get("refresh") or {}, f"{source}: refresh"),
+        monitoring=_build(
+            MonitoringParams, raw.get("monitoring") or {}, f"{source}: monitoring", to_tuple=True
+        ),
     )
     _check_values(params, source)
+    _check_monitoring(params.monitoring, source)
     return params
 
 
@@ -271,6 +294,42 @@ def _check_values(params: Params, source: str) -> None:
     for name, value, ok, expected in checks:
         if not ok:
             raise UserError(f"{source}: {name} is {value!r}; it must be {expected}.")
+
+
+def _check_monitoring(monitoring: MonitoringParams, source: str) -> None:
+    m = monitoring
+    if not isinstance(m.logs, str) or not m.logs.strip():
+        raise UserError(f"{source}: monitoring.logs is {m.logs!r}; it must be a directory or a URL (s3://…).")
+    if not isinstance(m.retrain_on, tuple):
+        raise UserError(f"{source}: monitoring.retrain_on must be a list, e.g. [drift, performance].")
+    for kind in m.retrain_on:
+        _one_of(kind, RETRAIN_ON, f"{source}: monitoring.retrain_on entry")
+    counts = ("min_records", "min_feedback")
+    shares = ("max_drifted_share", "max_unseen_share", "max_out_of_range_share", "max_null_increase")
+    checks = [
+        (key, _is_int(getattr(m, key)) and getattr(m, key) >= 1, "an integer of at least 1") for key in counts
+    ]
+    checks += [(key, _is_share(getattr(m, key)), "a fraction between 0 and 1, e.g. 0.1") for key in shares]
+    checks += [
+        ("drift_warn", _is_number(m.drift_warn) and m.drift_warn > 0, "a number above 0, e.g. 0.1"),
+        (
+            "drift_alert",
+            _is_number(m.drift_alert) and _is_number(m.drift_warn) and m.drift_alert >= m.drift_warn,
+            f"a number of at least drift_warn ({m.drift_warn!r}), e.g. 0.2",
+        ),
+        (
+            "max_metric_drop",
+            _is_number(m.max_metric_drop) and m.max_metric_drop >= 0,
+            "a number of at least 0",
+        ),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            raise UserError(f"{source}: monitoring.{key} is {getattr(m, key)!r}; it must be {expected}.")
+
+
+def _is_share(value: object) -> bool:
+    return _is_number(value) and 0 <= value <= 1  # type: ignore[operator]
 
 
 def _is_int(value: object) -> bool:

@@ -1,7 +1,8 @@
 """The model service over real HTTP: `bentoml serve` in a subprocess on a free loopback port.
 
 It serves models/model.joblib, or, in a fresh clone where the pipeline has not run, a small model
-trained here with the real params.yaml and schema.yaml.
+trained here with the real params.yaml and schema.yaml. Most tests share one server; the log's
+limits (rotation, truncation, the cap, shipping) get a second one with tiny limits.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -31,6 +34,7 @@ from mlops.params import load_params
 from mlops.pipeline.model import predict
 from mlops.pipeline.train import train
 from mlops.serving.package import file_md5
+from mlops.serving.prediction_log import is_open, log_files
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +47,14 @@ START_TIMEOUT = 180
 @dataclass
 class Server:
     url: str
-    log: Path  # the prediction log
+    log: Path  # the prediction log directory (PREDICTION_LOG_DIR)
     output: Path  # what the server printed
+
+
+def log_lines(directory: Path, kind: str = "predictions") -> list[dict[str, Any]]:
+    """Every line of one kind of log file, parsed."""
+    files = [path for path in log_files(directory) if path.parts[-3] == kind]
+    return [json.loads(line) for path in files for line in path.read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +98,8 @@ def server(
     model_path: Path, bentoml_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("serve")
-    log = work / "predictions.jsonl"
-    env = environment(MODEL_PATH=str(model_path), PREDICTION_LOG=str(log), BENTOML_HOME=str(bentoml_home))
+    log = work / "monitoring"
+    env = environment(MODEL_PATH=str(model_path), PREDICTION_LOG_DIR=str(log), BENTOML_HOME=str(bentoml_home))
     with serving("mlops.serving.service:Model", env, work / "server.log") as url:
         yield Server(url, log, work / "server.log")
 
@@ -123,9 +133,11 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> str:
     pytest.fail(f"bentoml serve was not ready within {START_TIMEOUT} s:\n{log.read_text()}")
 
 
-def post(url: str, body: Any) -> httpx.Response:
+def post(url: str, body: Any, route: str = "/predict") -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(f"{url}/predict", content=content, headers={"Content-Type": "application/json"})
+    return httpx.post(
+        f"{url}{route}", content=content, headers={"Content-Type": "application/json"}, timeout=60
+    )
 
 
 def test_sample_request_matches_in_process_predict(server: Server, model_path: Path, sample: dict) -> None:
@@ -140,6 +152,9 @@ def test_sample_request_matches_in_process_predict(server: Server, model_path: P
     for got, want in zip(answer["probabilities"], expected, strict=True):
         assert got == pytest.approx(want)
     assert answer["model_version"] == file_md5(model_path)
+    request_id = answer["prediction_ids"][0].rsplit("-", 1)[0]
+    assert re.fullmatch("[0-9a-f]{32}", request_id)
+    assert answer["prediction_ids"] == [f"{request_id}-{i}" for i in range(len(sample["records"]))]
 
 
 def test_many_records_are_answered_in_order(server: Server, model_path: Path) -> None:
@@ -211,15 +226,155 @@ def test_probes_and_metrics(server: Server, sample: dict) -> None:
 def test_each_request_is_logged_with_its_id_inputs_and_outputs(
     server: Server, model_path: Path, sample: dict
 ) -> None:
-    response = post(server.url, sample)
-    request_id = response.headers["X-BentoML-Request-ID"]
-    lines = [json.loads(line) for line in server.log.read_text().splitlines()]
-    [logged] = [line for line in lines if line["request_id"] == request_id]
-    answer = response.json()
-    assert logged["inputs"] == sample["records"]
+    answer = post(server.url, sample).json()
+    request_id = answer["prediction_ids"][0].rsplit("-", 1)[0]
+    [logged] = [line for line in log_lines(server.log) if line["request_id"] == request_id]
+    assert logged["records"] == sample["records"]
     assert logged["predictions"] == answer["predictions"]
     assert logged["probabilities"] == answer["probabilities"]
     assert logged["model_version"] == file_md5(model_path)
+    assert logged["truncated"] == []
+    assert set(logged) == {
+        "time",
+        "request_id",
+        "model_version",
+        "records",
+        "predictions",
+        "probabilities",
+        "truncated",
+    }
+
+
+def predict_ids(server: Server, sample: dict) -> list[str]:
+    response = post(server.url, sample)
+    assert response.status_code == 200, response.text
+    return response.json()["prediction_ids"]
+
+
+def test_feedback_is_accepted_and_stored_one_line_per_label(server: Server, sample: dict) -> None:
+    ids = predict_ids(server, sample)
+    unknown = "f" * 32 + "-0"  # well formed, never answered: stored for the checker to report
+    labels = [{"prediction_id": ids[0], "label": 1}, {"prediction_id": ids[1], "label": 0}]
+    labels.append({"prediction_id": unknown, "label": 0})
+    response = post(server.url, {"labels": labels}, "/feedback")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 3}
+    stored = [line for line in log_lines(server.log, "feedback") if line["prediction_id"] in {*ids, unknown}]
+    assert [{k: v for k, v in line.items() if k != "time"} for line in stored] == labels
+    assert all(line["time"].endswith("+00:00") for line in stored)
+
+
+def test_bad_feedback_is_4xx_naming_the_item_and_field(server: Server, sample: dict) -> None:
+    [good, *_] = predict_ids(server, sample)
+    cases = [
+        ("text for a class", {"prediction_id": good, "label": "1"}, "label"),
+        ("boolean for a class", {"prediction_id": good, "label": True}, "label"),
+        ("unknown class", {"prediction_id": good, "label": 2}, "label"),
+        ("float for an integer class", {"prediction_id": good, "label": 1.5}, "label"),
+        ("missing id", {"label": 1}, "prediction_id"),
+        ("malformed id", {"prediction_id": "abc-1", "label": 1}, "prediction_id"),
+        ("extra field", {"prediction_id": good, "label": 1, "note": "x"}, "note"),
+    ]
+    for case, item, field in cases:
+        body = {"labels": [{"prediction_id": good, "label": 0}, item]}
+        response = post(server.url, body, "/feedback")
+        assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
+        errors = response.json()["detail"]
+        assert [e["loc"] for e in errors] == [["labels", 1, field]], (case, errors)
+    response = post(server.url, {"labels": [{"prediction_id": good, "label": "maybe"}]}, "/feedback")
+    assert response.json()["detail"][0]["msg"] == 'labels[0].label: "maybe" is not one of the classes [0, 1]'
+    for body in ({"labels": []}, {"labels": {}}, {"label": 1}, b"[", {"labels": [{}] * 10_001}):
+        response = post(server.url, body, "/feedback")
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+
+
+def metric_values(url: str) -> dict[str, float]:
+    """Every sample on /metrics whose name starts with mlops_: its name with labels, and value."""
+    text = httpx.get(f"{url}/metrics").text
+    return {
+        name: float(value)
+        for name, value in (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("mlops_"))
+    }
+
+
+def test_metrics_count_predictions_feature_issues_and_feedback(server: Server, sample: dict) -> None:
+    record = dict(sample["records"][0])
+    odd = record | {"age": 200.0, "total_charges": None, "region": "atlantis"}  # outside, null, unseen
+    before = metric_values(server.url)
+    answer = post(server.url, {"records": [record, odd, odd]}).json()
+    ids = answer["prediction_ids"]
+    labels = [{"prediction_id": i, "label": label} for i, label in zip(ids, [1, 1, 0], strict=True)]
+    assert post(server.url, {"labels": labels}, "/feedback").status_code == 200
+    after = metric_values(server.url)
+    change = {name: after[name] - before.get(name, 0.0) for name in after}
+    expected = {
+        'mlops_feature_out_of_range_total{feature="age"}': 2,
+        'mlops_feature_null_total{feature="total_charges"}': 2 + (record["total_charges"] is None),
+        'mlops_feature_unseen_category_total{feature="region"}': 2,
+        'mlops_feedback_labels_total{label="1"}': 2,
+        'mlops_feedback_labels_total{label="0"}': 1,
+    }
+    for label in ("0", "1"):
+        name = f'mlops_predictions_total{{label="{label}"}}'
+        expected[name] = answer["predictions"].count(int(label))
+    assert {name: change[name] for name in expected} == expected
+    assert 'mlops_feature_unseen_category_total{feature="contract"}' in after  # every series, from 0
+    assert 'mlops_feature_out_of_range_total{feature="tenure_months"}' in after
+
+
+def test_traffic_demo_sends_records_then_feedback(server: Server) -> None:
+    command = [sys.executable, "-m", "mlops.monitoring.traffic", server.url, "--records", "30"]
+    command += ["--batch", "10", "--feedback-delay", "0", "--feedback-fraction", "0.5", "--drift", "0.5"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = re.fullmatch(
+        rf"sent 30 records and (\d+) feedback labels to {server.url} \(model version [0-9a-f]{{32}}\)\n",
+        result.stdout,
+    )
+    assert match, result.stdout
+    assert 5 <= int(match.group(1)) <= 25
+
+
+def test_logs_rotate_truncate_cap_and_ship_under_concurrent_load(
+    model_path: Path, bentoml_home: Path, sample: dict, tmp_path: Path
+) -> None:
+    log, shipped = tmp_path / "monitoring", tmp_path / "shipped"
+    limits = {"MAX_FILE_MB": "0.01", "ROTATE_MINUTES": "0.02", "MAX_TOTAL_MB": "0.05"}  # 10 KB, 1.2 s, 50 KB
+    env = environment(
+        MODEL_PATH=str(model_path),
+        BENTOML_HOME=str(bentoml_home),
+        PREDICTION_LOG_DIR=str(log),
+        PREDICTION_LOG_URL=f"file://{shipped}",
+        **{f"PREDICTION_LOG_{name}": value for name, value in limits.items()},
+    )
+    huge = {**sample["records"][0], "region": "x" * 1_000_000}
+    bodies = [sample] * 75 + [{"records": [huge]}] + [sample] * 75
+    with serving("mlops.serving.service:Model", env, tmp_path / "server.log") as url:
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [response.status_code for response in pool.map(lambda body: post(url, body), bodies)]
+        assert statuses == [200] * len(bodies)
+        time.sleep(3)  # past ROTATE_MINUTES with no new line: every file closed, shipped, capped
+        local = log_files(log)
+        assert local and not any(is_open(path) for path in local)
+        assert sum(path.stat().st_size for path in local) <= 0.05 * 1024 * 1024
+    copies = log_files(shipped)
+    assert len(copies) > len(local) >= 3
+    assert all((shipped / p.relative_to(log)).read_bytes() == p.read_bytes() for p in local)
+    lines = log_lines(shipped)  # every line parses, none is lost
+    assert len(lines) == len(bodies)
+    [cut] = [line for line in lines if line["truncated"]]
+    assert cut["truncated"] == ["region"] and cut["records"][0]["region"] == "x" * 256
+
+
+def test_a_bad_log_setting_stops_the_service_with_one_clear_line(tmp_path: Path) -> None:
+    command = [str(BIN / "bentoml"), "serve", "mlops.serving.service:Model", "--port", str(free_port())]
+    env = environment(PREDICTION_LOG_MAX_FILE_MB="ten", BENTOML_HOME=str(tmp_path))
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "error: PREDICTION_LOG_MAX_FILE_MB='ten' is not a positive number of megabytes: "
+        "set it to one, such as 64 (the default), or unset it."
+    )
 
 
 def test_smoke_test_passes_the_service(server: Server, tmp_path: Path, sample: dict) -> None:
@@ -313,7 +468,7 @@ def test_built_bento_serves_its_stored_model(
     bento: tuple[str, str, dict[str, str]], sample: dict, tmp_path: Path
 ) -> None:
     bento_tag, model_tag, env = bento
-    env = {k: v for k, v in env.items() if k != "MODEL_PATH"} | {"PREDICTION_LOG": str(tmp_path / "p.jsonl")}
+    env = {k: v for k, v in env.items() if k != "MODEL_PATH"} | {"PREDICTION_LOG_DIR": str(tmp_path / "logs")}
     with serving(bento_tag, env, tmp_path / "server.log") as url:
         response = post(url, sample)
     assert response.status_code == 200, response.text

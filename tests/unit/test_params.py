@@ -16,6 +16,7 @@ from mlops.params import (
     Features,
     GateParams,
     ModelParams,
+    MonitoringParams,
     Params,
     SplitParams,
     ValidationParams,
@@ -47,7 +48,7 @@ def test_unknown_top_level_key_names_it_and_lists_allowed_keys(raw_params: dict)
     message = str(error.value)
     assert "'modle'" in message
     assert "Did you mean 'model'?" in message
-    assert "Allowed keys: data, split, model, validation, gate, refresh." in message
+    assert "Allowed keys: data, split, model, validation, gate, refresh, monitoring." in message
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,7 @@ def test_unknown_top_level_key_names_it_and_lists_allowed_keys(raw_params: dict)
         ("model", "estimater", ModelParams),
         ("validation", "blocking", ValidationParams),
         ("gate", "minimum", GateParams),
+        ("monitoring", "min_record", MonitoringParams),
     ],
 )
 def test_unknown_key_in_a_section_names_it_and_lists_allowed_keys(raw_params, section, key, fields_of):
@@ -209,3 +211,37 @@ def test_refresh_section_is_optional_and_checked(raw_params: dict):
     raw_params["refresh"] = {"command": ""}
     with pytest.raises(UserError, match=r"refresh\.command is ''; it must be a shell command, or null\."):
         parse_params(raw_params)
+
+
+def test_monitoring_section_is_optional_and_defaults_apply(raw_params: dict):
+    del raw_params["monitoring"]
+    assert parse_params(raw_params).monitoring == MonitoringParams()
+
+
+def test_monitoring_section_of_the_real_file_parses(params: Params):
+    monitoring = params.monitoring
+    assert monitoring.logs == "monitoring"
+    assert monitoring.retrain_on == ("drift", "performance")
+    assert 0 < monitoring.drift_warn <= monitoring.drift_alert
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("min_records", 0, "monitoring.min_records is 0; it must be an integer of at least 1"),
+        ("min_feedback", 2.5, "monitoring.min_feedback is 2.5; it must be an integer of at least 1"),
+        ("drift_warn", 0, "monitoring.drift_warn is 0; it must be a number above 0"),
+        ("drift_alert", 0.05, "monitoring.drift_alert is 0.05; it must be a number of at least drift_warn"),
+        ("max_unseen_share", 2, "monitoring.max_unseen_share is 2; it must be a fraction between 0 and 1"),
+        ("max_null_increase", "10%", "monitoring.max_null_increase is '10%'"),
+        ("max_metric_drop", -1, "monitoring.max_metric_drop is -1; it must be a number of at least 0"),
+        ("retrain_on", ["drfit"], "monitoring.retrain_on entry is 'drfit'"),
+        ("retrain_on", "drift", "monitoring.retrain_on must be a list"),
+        ("logs", "", "monitoring.logs is ''"),
+    ],
+)
+def test_bad_monitoring_values_are_rejected(raw_params, key, value, expected):
+    raw_params["monitoring"][key] = value
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert expected in str(error.value)

@@ -1,4 +1,5 @@
-"""BentoML service: ``POST /predict`` runs the same ``predict`` as the evaluate stage.
+"""BentoML service: ``POST /predict`` runs the same ``predict`` as the evaluate stage; ``POST /feedback``
+takes the true labels of earlier predictions.
 
 Model: served from a built Bento, the service loads the model the Bento pinned (bentofile.yaml
 ``models:``, imported into the store by ``python -m mlops.serving.package``). Otherwise, as with
@@ -11,10 +12,13 @@ directory (the project root, or a Bento's src/): numeric features are ``float | 
 ones ``str | None``, and any other column is rejected. BentoML answers invalid bodies with 400 and
 pydantic's errors, which name the field.
 
-Monitoring: each answered request is appended as one JSON line (time, request id as in the
-X-BentoML-Request-ID header, model version, and its records, predictions and probabilities in
-request order) to PREDICTION_LOG (default monitoring/predictions.jsonl under the server's working
-directory). One line per request rather than per record keeps logging ~4x cheaper on big requests.
+Monitoring: each answered /predict request is one JSON line (time, request id, model version, its
+records, predictions and probabilities in request order, the features whose text was cut) in the
+rotated, capped files of ``mlops.serving.prediction_log``, and each feedback label one line beside
+them; record i's prediction id is ``<request id>-<i>``. One line per request rather than per record
+keeps logging ~4x cheaper on big requests. /metrics adds the series of ``mlops.serving.metrics``.
+The log settings (PREDICTION_LOG_* variables) are checked on import, so that a bad value stops
+``bentoml serve`` with one line instead of failing every worker.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import asyncio
 import gc
 import logging
 import os
+import sys
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +43,14 @@ from starlette.responses import JSONResponse
 from typing_extensions import TypedDict
 
 from mlops.data.schema import load_schema, resolve_features
+from mlops.errors import UserError
 from mlops.params import Features, load_params
+from mlops.serving.feedback import Labels, check_labels, label_check
+from mlops.serving.metrics import ModelMetrics, contract, value_buckets
 from mlops.serving.package import MODEL_FILE, file_md5
+from mlops.serving.prediction_log import LogSettings, PredictionLog, settings_from_env, truncate
 
 DEFAULT_MODEL_PATH = "models/model.joblib"
-DEFAULT_PREDICTION_LOG = "monitoring/predictions.jsonl"
 MAX_RECORDS = 10_000
 
 
@@ -59,7 +68,26 @@ def record_type(features: Features) -> type[dict]:
     return record
 
 
-FEATURES = resolve_features(load_schema("schema.yaml"), load_params("params.yaml").data)
+def log_settings() -> LogSettings:
+    """The PREDICTION_LOG_* settings, or exit with the one sentence saying what to fix."""
+    try:
+        settings = settings_from_env(os.environ)
+    except UserError as error:
+        sys.exit(f"error: {error}")
+    if settings.url is not None:
+        from mlops.serving.ship_logs import filesystem
+
+        try:
+            filesystem(settings.url)
+        except UserError as error:
+            sys.exit(f"error: PREDICTION_LOG_URL={error}")
+    return settings
+
+
+SCHEMA = load_schema("schema.yaml")
+DATA = load_params("params.yaml").data
+FEATURES = resolve_features(SCHEMA, DATA)
+LOG_SETTINGS = log_settings()
 Record = record_type(FEATURES)
 Records = Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]  # type: ignore[valid-type]
 
@@ -72,12 +100,17 @@ class Prediction(BaseModel):
     predictions: list[int | float | str | bool]
     probabilities: list[dict[str, float]] | None = Field(None, description="per class; classifiers only")
     model_version: str
+    prediction_ids: list[str] = Field(description="per record, for POST /feedback")
+
+
+class Accepted(BaseModel):
+    accepted: int
 
 
 # Tuned for 2 cores: one worker per core (each predicts with one OpenMP thread, see __init__).
 @bentoml.service(workers=2, traffic={"timeout": 30})
 class Model:
-    """The trained sklearn Pipeline behind POST /predict."""
+    """The trained sklearn Pipeline behind POST /predict, and POST /feedback for its true labels."""
 
     def __init__(self) -> None:
         # More OpenMP threads per worker would only fight the other worker for the cores. Set
@@ -93,57 +126,83 @@ class Model:
         path, self.version = _model_file()
         self.model = joblib.load(path)
         self._predict = predict
-        self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
+        classes = self.model.classes_.tolist() if hasattr(self.model, "classes_") else None
+        self.classes = [str(c) for c in classes or []]
+        self.check_label = label_check(classes)
+        rules = contract(SCHEMA, FEATURES)
+        self.metrics = ModelMetrics(FEATURES, rules, classes, value_buckets(SCHEMA, DATA.target))
         self.batcher = Batcher(self.predict_rows)
-        log = Path(os.environ.get("PREDICTION_LOG", DEFAULT_PREDICTION_LOG))
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.log = log.open("ab")
+        self.log = PredictionLog(LOG_SETTINGS, _shipper(LOG_SETTINGS))
+        if "PREDICTION_LOG" in os.environ:
+            logging.getLogger(__name__).warning(
+                "PREDICTION_LOG is no longer read: set PREDICTION_LOG_DIR to a directory instead."
+            )
         # Exempt the ~170,000 objects of the libraries and the model from the cyclic GC: its full
         # collections otherwise pause a worker for ~150 ms every few requests of many records.
         gc.freeze()
 
     @bentoml.api(route="/predict")
-    async def predict(self, records: Records, ctx: bentoml.Context) -> Prediction:
+    async def predict(self, records: Records) -> Prediction:
         """Predict one or many records; probabilities are given per class for classifiers."""
         outputs = await self.batcher(records)
         labels, probabilities = zip(*outputs, strict=True)
+        request_id = uuid.uuid4().hex
         answer = Prediction(
             predictions=list(labels),
             probabilities=None if probabilities[0] is None else list(probabilities),
             model_version=self.version,
+            prediction_ids=[f"{request_id}-{i}" for i in range(len(records))],
         )
-        self._log(ctx, records, answer)
+        self._log(request_id, records, answer)
         return answer
+
+    @bentoml.api(route="/feedback")
+    async def feedback(self, labels: Labels) -> Accepted:
+        """Take the true labels of earlier predictions, by the prediction ids /predict answered."""
+        check_labels(labels, self.check_label)
+        now = datetime.now(UTC).isoformat()
+        lines = [to_json({"time": now, **item}) + b"\n" for item in labels]
+        self.log.write("feedback", b"".join(lines))
+        self.metrics.observe_feedback([item["label"] for item in labels])
+        return Accepted(accepted=len(labels))
+
+    @bentoml.on_shutdown
+    def close_log(self) -> None:
+        """Close the log files, and ship them when PREDICTION_LOG_URL is set."""
+        self.log.close()
 
     def predict_rows(self, rows: list[dict[str, Any]]) -> list[Output]:
         """Each row's prediction and, for classifiers, its probability per class."""
-        labels, proba = self._predict(self.model, as_frame(rows))
+        columns = as_columns(rows)
+        labels, proba = self._predict(self.model, pd.DataFrame(columns))
+        labels = labels.tolist()
+        self.metrics.observe(columns, labels)
         if proba is None:
-            return [(label, None) for label in labels.tolist()]
+            return [(label, None) for label in labels]
         return [
             (label, dict(zip(self.classes, row, strict=True)))
-            for label, row in zip(labels.tolist(), proba.tolist(), strict=True)
+            for label, row in zip(labels, proba.tolist(), strict=True)
         ]
 
-    def _log(self, ctx: bentoml.Context, rows: list[dict[str, Any]], answer: Prediction) -> None:
-        request_id = ctx.request.scope.get("request_id")
+    def _log(self, request_id: str, rows: list[dict[str, Any]], answer: Prediction) -> None:
+        records, truncated = truncate(rows, FEATURES.categorical, LOG_SETTINGS.max_value_chars)
         line = {
             "time": datetime.now(UTC).isoformat(),
-            "request_id": None if request_id is None else format(request_id, "016x"),
+            "request_id": request_id,
             "model_version": self.version,
-            "inputs": rows,
+            "records": records,
             "predictions": answer.predictions,
             "probabilities": answer.probabilities,
+            "truncated": truncated,
         }
-        self.log.write(to_json(line) + b"\n")
-        self.log.flush()
+        self.log.write("predictions", to_json(line) + b"\n")
 
 
-def as_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Validated rows as a table typed like the training data: numbers float (null as NaN)."""
+def as_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Validated rows as columns typed like the training data: numbers float (null as NaN)."""
     data: dict[str, Any] = {c: np.array([row[c] for row in rows], dtype=float) for c in FEATURES.numeric}
     data.update({c: [row[c] for row in rows] for c in FEATURES.categorical})
-    return pd.DataFrame(data)
+    return data
 
 
 class Batcher:
@@ -228,6 +287,15 @@ class InvalidRequestsAsWarnings(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(InvalidRequestsAsWarnings())
+
+
+def _shipper(settings: LogSettings) -> Callable[[list[Path]], list[Path]] | None:
+    """Copy closed log files to PREDICTION_LOG_URL, if set."""
+    if settings.url is None:
+        return None
+    from mlops.serving.ship_logs import copy_files
+
+    return lambda paths: copy_files(paths, settings.directory, settings.url)  # type: ignore[arg-type]
 
 
 def _model_file() -> tuple[Path, str]:

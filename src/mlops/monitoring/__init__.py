@@ -1,0 +1,1 @@
+"""Production monitoring: read prediction logs and feedback, compare with training, alert."""
