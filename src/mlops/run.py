@@ -4,10 +4,15 @@ Everything runs in one process so that a re-run with nothing changed takes secon
 reports every stage up to date, the data was already checked and nothing is reproduced. When
 preflight or a stage fails, the last good outputs are restored (mlops.last_good). Exit codes are
 those of mlops.errors: 0 pass, 1 gate failed, 2 bad input, 3 a stage failed.
+
+``--rebuild`` is for the trusted build that decides what ships (deploy.yml): every stage runs again
+from the data alone, taking no output or cached run from the DVC cache or remote (anyone who could
+write there may have planted them), and the gate loads no model it did not train here.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +26,10 @@ from mlops.review import gate, report
 
 
 @cli
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rebuild", action="store_true", help="rerun every stage; trust no cached run")
+    rebuild = parser.parse_args(argv).rebuild
     params = load_params()
     with last_good.kept_on_failure(Path(Repo.find_root())):
         with Repo() as repo:
@@ -29,6 +37,8 @@ def main() -> int:
             changed = repo.status()
             # With a remote, stages already run elsewhere (same code, params, data) are restored, not rerun.
             repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
+            if rebuild:
+                changed, repro = True, ["repro", "--force", "--no-run-cache"]
         if changed:
             for note in preflight.check(params):
                 print(f"preflight: {note}")
@@ -41,7 +51,7 @@ def main() -> int:
                 "reports, dvc.lock, data.dvc and schema.yaml are restored as they were; fix the "
                 "problem and run `make run` again."
             )
-    verdict = gate.main([])
+    verdict = gate.main(["--trusted"] if rebuild else [])
     report.main([])
     print("Full Deepchecks reports: reports/*.html. Serve the model: make serve")
     return verdict

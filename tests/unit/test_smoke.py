@@ -54,3 +54,24 @@ def test_a_service_that_never_gets_ready_fails_without_a_traceback(accepts_anyth
     assert smoke(nothing_there, SAMPLE, load=10, clients=2, wait=2) == [
         f"{nothing_there}/readyz did not answer 200 within 2 s"
     ]
+
+
+def test_a_service_slower_than_the_latency_target_fails(accepts_anything: str, capsys):
+    problems = smoke(
+        accepts_anything,
+        {"records": [{"age": 1.0}, {"age": 2.0}]},
+        load=20,
+        clients=2,
+        wait=5,
+        max_p99_ms=0.001,
+    )
+    assert problems[-1].startswith("under load (2 clients) the p99 latency was ")
+    assert problems[-1].endswith(" ms, over 0.001 ms")
+    assert "load: 20 requests, 2 clients: 0 errors, p50 " in capsys.readouterr().out
+
+
+def test_percentile_is_the_nearest_rank():
+    from mlops.serving.smoke import percentile
+
+    assert percentile(list(range(1, 101)), 0.99) == 99
+    assert percentile([5.0], 0.99) == 5.0

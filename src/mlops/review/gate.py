@@ -99,13 +99,15 @@ def _reason(passed: bool, text: str, remedy: str | None = None) -> dict[str, Any
     return reason | {"remedy": remedy} if remedy else reason
 
 
-def compare_with_main(params: Params, test_set: Path) -> dict[str, Any]:
-    """The comparison with main (champion.compare) for the run in the workspace."""
+def compare_with_main(params: Params, test_set: Path, trusted: bool = False) -> dict[str, Any]:
+    """The comparison with main (champion.compare) for the run in the workspace; ``trusted``: never
+    load main's model (a pickle runs code, and storage may hold one nobody reviewed)."""
     import pandas as pd
 
     lock_path = Path("dvc.lock")
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else None
-    comparison = champion.compare(params, lock, champion.fetch_model, lambda: pd.read_parquet(test_set))
+    load_model = champion.refuse_model if trusted else champion.fetch_model
+    comparison = champion.compare(params, lock, load_model, lambda: pd.read_parquet(test_set))
     return comparison.as_dict()
 
 
@@ -115,12 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--test-set", type=Path, default=Path(champion.TEST_SET))
+    parser.add_argument("--trusted", action="store_true", help="compare without loading main's model")
     args = parser.parse_args(argv)
     params = load_params()
     reports = args.reports
     summaries = [json.loads((reports / "data_validation.json").read_text())["deepchecks"]]
     summaries += json.loads((reports / "model_validation.json").read_text()).values()
-    comparison = compare_with_main(params, args.test_set)
+    comparison = compare_with_main(params, args.test_set, args.trusted)
     (reports / "baseline.json").write_text(json.dumps(comparison, indent=2) + "\n")
     result = decide(
         json.loads((reports / "metrics.json").read_text()),
