@@ -136,3 +136,56 @@ def test_a_model_in_no_cache_and_no_remote_is_no_comparison(tmp_path, monkeypatc
         champion.Incomparable, match="is not in the DVC cache and no DVC remote is configured"
     ):
         champion.fetch_model("main", "f" * 32)
+
+
+class Planted:
+    """A pickle that leaves a file behind when loaded: what a planted "model" would run."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (self.marker,))
+
+
+def test_the_trusted_build_never_loads_mains_model(tmp_path, monkeypatch, raw_params: dict):
+    """main's dvc.lock names a model the DVC cache holds (planted there, say) and the test set
+    changed: a pull request's run loads it to rescore, the trusted build (deploy.yml) does not."""
+    import json
+    import subprocess
+
+    import joblib
+    import pandas as pd
+    import yaml
+    from dvc.repo import Repo
+
+    from mlops.review.gate import compare_with_main
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    model_md5 = "0123456789abcdef0123456789abcdef"
+    git("init", "-q", "-b", "main")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock(model_md5=model_md5)))
+    (tmp_path / "reports" / "metrics.json").write_text(json.dumps(main_metrics()))
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "main")
+    Repo.init(str(tmp_path)).close()
+    marker = tmp_path / "planted-model-ran"
+    cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / model_md5[:2] / model_md5[2:]
+    cached.parent.mkdir(parents=True)
+    joblib.dump(Planted(marker), cached)
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock("3" * 32)))  # this change's new test set
+    pd.DataFrame({"churned": [0, 1]}).to_parquet(tmp_path / "test.parquet")
+    monkeypatch.chdir(tmp_path)
+    params = parse_params(raw_params)
+
+    trusted = compare_with_main(params, tmp_path / "test.parquet", trusted=True)
+    assert trusted["basis"] == champion.NONE and not marker.exists()
+    assert trusted["reason"].startswith("the trusted build loads no model it did not train")
+    compare_with_main(params, tmp_path / "test.parquet")
+    assert marker.exists()  # what the trusted build avoided: loading it runs its code
