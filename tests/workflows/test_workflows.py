@@ -343,6 +343,9 @@ def _job_log(output: str, job: str) -> str:
     return "\n".join(line for line in output.splitlines() if label.search(line))
 
 
+MARKER = "\n<!-- mlops-template: model report -->\n"  # ends the report comment the workflows keep
+
+
 def _comments(state: Path) -> list[dict]:
     path = state / "comments.json"
     return json.loads(path.read_text()) if path.exists() else []
@@ -451,6 +454,7 @@ def retrain_twice(box: Sandbox) -> dict:
         params["gate"]["min"] = 0.99
 
     _on_main(box.project, edit)
+    (box.state / "tokens.json").write_text(json.dumps({"a-fine-grained-token": "retrain-bot"}))
     second = _act(
         box.project,
         "workflow_dispatch",
@@ -475,6 +479,9 @@ def feature_pull_request(box: Sandbox) -> dict:
     before = _files(remote)
     sha = _branch(box.project, "feature", lambda p: p["model"]["hyperparameters"].update(max_iter=40))
     run = _pull_request(box, 7, sha, "-s", f"DVC_REMOTE_URL={remote}")
+    # A reviewer quoted the report, marker and all: the workflow must leave their comment alone.
+    quote = {"id": 1, "pr": 7, "user": "reviewer", "body": f"> looks good{MARKER}", "edits": 0}
+    (box.state / "comments.json").write_text(json.dumps([quote]))
     comments = [_comment(box.project, box.state, sha) for _ in range(2)]
     return {"run": run, "comments": comments, "written": _files(remote) - before}
 
@@ -622,9 +629,10 @@ def test_pull_request_reports_against_main_and_comments_once(ran):
     first, second = results["comments"]
     assert first.returncode == 0, first.stdout[-4000:]
     assert second.returncode == 0, second.stdout[-4000:]
-    [comment] = _comments(state)
-    assert comment["pr"] == 7 and comment["edits"] == 1 and comment["watermark"] == "Model report"
-    assert comment["body"] == report
+    quote, comment = _comments(state)  # one comment of its own, created then updated in place
+    assert quote["user"] == "reviewer" and quote["edits"] == 0
+    assert comment["pr"] == 7 and comment["user"] == "github-actions[bot]" and comment["edits"] == 1
+    assert comment["body"] == report + MARKER
 
 
 @pytest.mark.scenario("worse_fork_pull_request")
@@ -642,6 +650,7 @@ def test_fork_pull_request_worse_than_main_by_more_than_max_drop_fails_and_gets_
 
     assert results["comment"].returncode == 0, results["comment"].stdout[-4000:]
     [posted] = _comments(state)
+    posted["body"] = posted["body"].removesuffix(MARKER)
     assert posted["pr"] == 8 and posted["body"] == report
 
 
@@ -670,7 +679,7 @@ def test_comment_workflow_skips_cancelled_and_non_pull_request_runs(project, tmp
 
     assert run.returncode == 0, run.stdout[-4000:]
     assert _job_log(run.stdout, "Post the report") == ""  # the job never started
-    assert not (tmp_path / "cml-calls.jsonl").exists()
+    assert not (tmp_path / "comments.json").exists()
 
 
 # --- shipping ------------------------------------------------------------------------------------
@@ -796,8 +805,9 @@ def test_scheduled_retrain_on_new_data_opens_one_pull_request_carrying_the_repor
     assert pull["body"].startswith("## ✅ Model gate: PASS")
     assert pull["title"].startswith("Retrain on new data: gate PASS, roc_auc 0.")
     assert "main's model (`" in pull["body"] and "scored on this change's test set" in pull["body"]
-    [comment] = first["comments"]  # cml comment posts reports/report.md itself
-    assert comment["pr"] == pull["number"] and comment["body"].strip() == pull["body"].strip()
+    [comment] = first["comments"]
+    assert comment["pr"] == pull["number"] and comment["user"] == "github-actions[bot]"
+    assert comment["body"].removesuffix(MARKER).strip() == pull["body"].strip()
     # The proposal is a commit on main with the new data's pin, dvc.lock and metrics, CI not skipped.
     assert first["message"].startswith("Retrain: new data from the bundled example's next period")
     assert "Reason: schedule" in first["message"] and "[skip ci]" not in first["message"]
@@ -821,8 +831,10 @@ def test_newer_data_updates_the_open_pull_request_and_a_failing_gate_makes_it_a_
     assert pull["body"].startswith("## ❌ Model gate: FAIL")
     assert re.search(r"❌ test roc_auc 0\.\d{4} < minimum 0\.99", pull["body"])
     assert pull["title"].startswith("Retrain on new data: gate FAIL")
-    [comment] = second["comments"]
-    assert comment["edits"] == 1 and comment["body"] == pull["body"]
+    # Posted with RETRAIN_TOKEN, another identity: a comment of its own; the bot's is left alone.
+    [old], [comment] = first["comments"], second["comments"][1:]
+    assert second["comments"][0] == old
+    assert comment["user"] == "retrain-bot" and comment["body"].removesuffix(MARKER) == pull["body"]
     assert second["head"] != first["head"]
     assert second["message"].startswith("Retrain: new data from refresh.command")
     assert "Reason: new export from the warehouse" in second["message"]
