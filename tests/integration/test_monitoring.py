@@ -278,15 +278,15 @@ def test_the_loop_over_http_is_ok_on_example_traffic_then_alerts_on_drift(tmp_pa
             sent = subprocess.run(command, capture_output=True, text=True)
             assert sent.returncode == 0, sent.stderr
 
-        send("--records", "600", "--seed", "1")
+        send("--records", "1000", "--seed", "1")  # README: the whole loop on the example
         healthy = _command(project, "--logs", str(logs), "--out", str(tmp_path / "healthy"))
-        send("--records", "2400", "--seed", "2", "--drift", "1.0")
+        send("--records", "3000", "--seed", "2", "--drift", "0.7")
         drifted = _command(project, "--logs", str(logs), "--out", str(tmp_path / "drifted"))
 
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     verdict = json.loads((tmp_path / "healthy/verdict.json").read_text())
-    assert verdict["status"] == "ok" and verdict["volume"]["records"] == 600
+    assert verdict["status"] == "ok" and verdict["volume"]["records"] == 1000
     assert drifted.returncode == 1, drifted.stdout + drifted.stderr
     verdict = json.loads((tmp_path / "drifted/verdict.json").read_text())
     assert verdict["status"] == "alert" and verdict["retrain"] is True
-    assert verdict["volume"]["records"] == 3000
+    assert verdict["volume"]["records"] == 4000
