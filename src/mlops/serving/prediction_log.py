@@ -299,6 +299,8 @@ class PredictionLog:
                 done += [item for file in self.files.values() if (item := file.rotate_if_old())]
             if done:
                 self._housekeep(done)
+        if self.pending:  # stopping: a last try for files whose shipping failed in the final round
+            self._housekeep([])
 
     def _housekeep(self, done: list[Done]) -> None:
         try:
