@@ -20,10 +20,11 @@ import yaml
 
 from mlops.data import example_data
 from mlops.data.schema import load_schema, resolve_features
+from mlops.hashes import file_md5
 from mlops.monitoring import simulate
 from mlops.monitoring.checks import run_checks
 from mlops.monitoring.logs import read_logs
-from mlops.monitoring.reference import Paths, file_md5, load_reference, target_type
+from mlops.monitoring.reference import Paths, load_reference, target_type
 from mlops.params import parse_params
 from mlops.pipeline.metrics import compute_metrics
 from mlops.pipeline.model import predict

@@ -30,10 +30,10 @@ import yaml
 
 from mlops.data.example_data import generate
 from mlops.data.schema import load_schema, resolve_features
+from mlops.hashes import file_md5
 from mlops.params import load_params
 from mlops.pipeline.model import predict
 from mlops.pipeline.train import train
-from mlops.serving.package import file_md5
 from mlops.serving.prediction_log import is_open, log_files
 
 pytestmark = pytest.mark.integration

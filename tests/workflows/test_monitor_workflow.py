@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +16,12 @@ import joblib
 import pytest
 import test_workflows
 import yaml
-from test_workflows import WORKFLOWS, Sandbox, _act, _git, _job_log, _plain, _results, start_baseline
+from test_workflows import WORKFLOWS, Sandbox, Scenarios, _act, _git, _job_log, _plain, start_baseline
 
 from mlops.data import example_data
 from mlops.data.schema import load_schema, resolve_features
+from mlops.hashes import file_md5
 from mlops.monitoring import simulate
-from mlops.monitoring.reference import file_md5
 from mlops.params import load_params
 
 __all__ = ["start_baseline"]  # tests/workflows/conftest.py starts the baseline through this module too
@@ -100,30 +99,9 @@ def _github(box: Sandbox) -> dict:
     }
 
 
-# The act runs, each a function of its sandbox, in the order they start: the longest first.
-SCENARIOS: dict[str, Callable[[Sandbox], dict]] = {}
-
-
-def scenario(function: Callable[[Sandbox], dict]) -> Callable[[Sandbox], dict]:
-    SCENARIOS[function.__name__] = function
-    return function
-
-
-@pytest.fixture(scope="module")
-def ran(request: pytest.FixtureRequest, project: Path, tmp_path_factory) -> Iterator[Callable[[str], dict]]:
-    """As test_workflows' `ran`, for this module's scenarios: two at a time, each in its own sandbox."""
-    wanted = {marker.args[0] for item in request.session.items for marker in item.iter_markers("scenario")}
-    sandboxes = {}
-    for name in (name for name in SCENARIOS if name in wanted):
-        root = tmp_path_factory.mktemp(name)
-        shutil.copytree(project, root / "project", symlinks=True)
-        sandboxes[name] = Sandbox(root / "project", root / "github", project.parent / "dvc-remote")
-        sandboxes[name].state.mkdir()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(_results, SCENARIOS[name], box) for name, box in sandboxes.items()}
-        yield lambda name: futures[name].result()
-        for future in futures.values():
-            future.cancel()
+SCENARIOS = Scenarios()  # this module's act runs, in the order they start
+scenario = SCENARIOS.add
+ran = SCENARIOS.fixture()  # its `project` is this module's session-scoped one
 
 
 @scenario

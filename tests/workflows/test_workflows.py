@@ -236,31 +236,40 @@ def _results(run: Callable[[Sandbox], dict], box: Sandbox) -> dict:
     return {**run(box), "box": box}
 
 
-# The act runs, each a function of its sandbox, in the order they start: the longest first.
-SCENARIOS: dict[str, Callable[[Sandbox], dict]] = {}
+class Scenarios(dict[str, Callable[[Sandbox], dict]]):
+    """The act runs of a test module, each a function of its sandbox, in the order they start (the
+    longest first): ``@scenarios.add`` registers one, ``scenarios.fixture()`` is the module's ``ran``."""
+
+    def add(self, function: Callable[[Sandbox], dict]) -> Callable[[Sandbox], dict]:
+        self[function.__name__] = function
+        return function
+
+    def fixture(self):
+        @pytest.fixture(scope="module")
+        def ran(
+            request: pytest.FixtureRequest, project: Path, tmp_path_factory
+        ) -> Iterator[Callable[[str], dict]]:
+            """Start the scenarios the selected tests check, two at a time (act runs whole pipelines
+            and the machine has two cores), each in its own sandbox; ``ran(name)`` waits for one."""
+            wanted = {m.args[0] for item in request.session.items for m in item.iter_markers("scenario")}
+            sandboxes = {}
+            for name in (name for name in self if name in wanted):
+                root = tmp_path_factory.mktemp(name)
+                shutil.copytree(project, root / "project", symlinks=True)
+                sandboxes[name] = Sandbox(root / "project", root / "github", project.parent / "dvc-remote")
+                sandboxes[name].state.mkdir()
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                futures = {name: pool.submit(_results, self[name], box) for name, box in sandboxes.items()}
+                yield lambda name: futures[name].result()
+                for future in futures.values():
+                    future.cancel()
+
+        return ran
 
 
-def scenario(function: Callable[[Sandbox], dict]) -> Callable[[Sandbox], dict]:
-    SCENARIOS[function.__name__] = function
-    return function
-
-
-@pytest.fixture(scope="module")
-def ran(request: pytest.FixtureRequest, project: Path, tmp_path_factory) -> Iterator[Callable[[str], dict]]:
-    """Start the scenarios the selected tests check, two at a time (act runs whole pipelines and
-    the machine has two cores), each in its own sandbox; ``ran(name)`` waits for one's results."""
-    wanted = {marker.args[0] for item in request.session.items for marker in item.iter_markers("scenario")}
-    sandboxes = {}
-    for name in (name for name in SCENARIOS if name in wanted):
-        root = tmp_path_factory.mktemp(name)
-        shutil.copytree(project, root / "project", symlinks=True)
-        sandboxes[name] = Sandbox(root / "project", root / "github", project.parent / "dvc-remote")
-        sandboxes[name].state.mkdir()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(_results, SCENARIOS[name], box) for name, box in sandboxes.items()}
-        yield lambda name: futures[name].result()
-        for future in futures.values():
-            future.cancel()
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
+ran = SCENARIOS.fixture()
 
 
 def _branch(project: Path, name: str, edit) -> str:

@@ -6,7 +6,6 @@ reports/metrics.json, and models/model.joblib or, without it, the md5 dvc.lock r
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import UserError
+from mlops.hashes import file_md5, out_md5
 from mlops.params import Features, Params
 
 
@@ -128,23 +128,10 @@ def target_type(values: pd.Series) -> pa.DataType:
     return pa.string()
 
 
-def file_md5(path: Path) -> str:
-    """The md5 of a file, as dvc.lock and the service's model_version give it."""
-    digest = hashlib.md5()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def locked_md5(lock: Path, model: Path) -> str | None:
     """The md5 dvc.lock records for the model file, if any."""
     try:
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages") or {}
+        recorded = yaml.safe_load(lock.read_text())
     except (FileNotFoundError, yaml.YAMLError):
         return None
-    for stage in stages.values():
-        for out in stage.get("outs") or []:
-            if Path(out.get("path", "")) == model:
-                return out.get("md5")
-    return None
+    return out_md5(recorded if isinstance(recorded, dict) else None, model.as_posix())

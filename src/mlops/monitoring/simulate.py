@@ -23,7 +23,7 @@ import pandas as pd
 from mlops.data import example_data
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
-from mlops.monitoring.reference import file_md5
+from mlops.hashes import file_md5
 from mlops.params import Features, load_params
 from mlops.pipeline.model import predict
 

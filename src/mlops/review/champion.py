@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlops.hashes import out_md5
 from mlops.params import Params
 from mlops.review import baseline
 
@@ -69,15 +70,6 @@ def choose_basis(
 
 def _has_metric(metrics: dict, params: Params) -> bool:
     return (metrics.get("test") or {}).get(params.gate.metric) is not None
-
-
-def out_md5(lock: dict | None, path: str) -> str | None:
-    """The md5 a dvc.lock records for the output at ``path``."""
-    for stage in ((lock or {}).get("stages") or {}).values():
-        for out in stage.get("outs") or []:
-            if out.get("path") == path:
-                return out.get("md5")
-    return None
 
 
 def rescore(model, test, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:

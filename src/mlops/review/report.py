@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from mlops.errors import UserError, cli
+from mlops.hashes import file_md5
 from mlops.review import baseline, champion
 from mlops.timings import read_timings
 
@@ -377,10 +377,6 @@ def data_hash(dvc_file: dict | None) -> str | None:
     return (dvc_file or {}).get("outs", [{}])[0].get("md5")
 
 
-def file_md5(path: Path) -> str | None:
-    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -427,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
         dirty=baseline.is_dirty(),
         baseline_ref=ref,
         baseline_commit=comparison.get("commit"),
-        model_hash=file_md5(args.model),
+        model_hash=file_md5(args.model) if args.model.is_file() else None,
         timings=read_timings(),
         run_url=ci_run_url(os.environ),
     )

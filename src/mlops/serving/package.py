@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import shutil
 import subprocess
@@ -25,18 +24,10 @@ import bentoml
 import yaml
 
 from mlops.errors import UserError, cli
+from mlops.hashes import file_md5
 
 MODEL_NAME = "mlops-model"
 MODEL_FILE = "model.joblib"
-
-
-def file_md5(path: Path) -> str:
-    """The md5 of a file, as DVC computes it for dvc.lock."""
-    digest = hashlib.md5()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def import_model(model_path: Path, labels: dict[str, str], metadata: dict[str, Any]) -> str:

@@ -44,10 +44,11 @@ from typing_extensions import TypedDict
 
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import UserError
+from mlops.hashes import file_md5
 from mlops.params import Features, load_params
 from mlops.serving.feedback import Labels, check_labels, label_check
 from mlops.serving.metrics import ModelMetrics, contract, value_buckets
-from mlops.serving.package import MODEL_FILE, file_md5
+from mlops.serving.package import MODEL_FILE
 from mlops.serving.prediction_log import LogSettings, PredictionLog, settings_from_env, truncate
 
 DEFAULT_MODEL_PATH = "models/model.joblib"
