@@ -173,8 +173,8 @@ def test_healthy_traffic_is_reported_and_bothers_no_one(ran):
     report = results["box"].state / "artifacts" / "monitoring-report"
     assert json.loads((report / "verdict.json").read_text())["status"] == "ok"
     assert (report / "report.html").is_file()
-    assert "Open or update the monitoring issue]" not in run.stdout
-    assert "Ask the Retrain workflow to retrain]" not in run.stdout
+    assert _job_log(run.stdout, "Open or update the monitoring issue") == ""
+    assert _job_log(run.stdout, "Ask the Retrain workflow to retrain") == ""
     assert results["issues"] == [] and results["dispatches"] == []
 
 
@@ -247,7 +247,7 @@ def test_without_a_log_location_the_run_stops_with_one_clear_message(ran):
 def test_only_mains_code_monitors(ran):
     run = ran("monitor_unconfigured")["off_main"]
     assert run.returncode == 0, run.stdout[-4000:]
-    assert f"{CHECK}]" not in run.stdout  # no job started
+    assert _job_log(run.stdout, CHECK) == ""  # no job started
 
 
 @pytest.mark.scenario("monitor_unconfigured")
@@ -258,5 +258,5 @@ def test_a_check_that_cannot_run_fails_the_run_and_says_why(ran):
     check = _plain(_job_log(run.stdout, CHECK))
     assert "Summary - ## ❌ Production monitoring: the check could not run" in check, check[-4000:]
     assert "--since is 'a week'; give a number of days (7d) or a date" in check
-    assert "Open or update the monitoring issue]" not in run.stdout
+    assert _job_log(run.stdout, "Open or update the monitoring issue") == ""
     assert results["issues"] == [] and results["dispatches"] == []
