@@ -26,9 +26,10 @@ help: ## List the targets
 	python3 -m venv .tools && .tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 .venv/.synced: uv.lock pyproject.toml | $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv)
-	@$(UV) python find >/dev/null 2>&1 || echo "No installed Python fits requires-python ($(PYTHONS)):" \
-		"uv will try to download one. Offline, install such a Python first and run make again."
-	$(UV) sync --frozen
+	@$(UV) python find >/dev/null 2>&1 || echo "No installed Python fits requires-python ($(PYTHONS)): uv downloads one."
+	$(UV) sync --frozen || { $(UV) python find >/dev/null 2>&1 || echo "make: no installed Python fits" \
+		"requires-python ($(PYTHONS)) and uv could not download one (offline?): install Python 3.11 or 3.12" \
+		"(e.g. sudo apt install python3.12, or pyenv), then run make again." >&2; exit 1; }
 	@touch $@
 
 install: .venv/.synced ## Set up the environment from uv.lock (bootstraps uv if missing)
