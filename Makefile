@@ -39,6 +39,7 @@ run: install ## Run the whole pipeline on params.yaml's data; print the verdict 
 	  1) echo "make run: exit 1: the gate failed (reports/report.md says why)." ;; \
 	  2) echo "make run: exit 2: bad input, stopped before the pipeline ran; nothing changed." ;; \
 	  3) echo "make run: exit 3: a pipeline stage failed; the last good outputs are restored." ;; \
+	  130) echo "make run: exit 130: interrupted; the last good outputs are restored." ;; \
 	esac; exit $$status
 
 refresh: install ## Get the newest data (params.yaml refresh:) and track it in data.dvc; DRIFT=0.3 drifts the example

@@ -2,7 +2,8 @@
 
 Exit codes of ``make run`` (``python -m mlops.run``) and of every stage:
 0 the gate passed; 1 the gate failed; 2 bad input, stopped before anything changed (params, data,
-its contract, a missing remote); 3 a pipeline stage failed (the last good outputs are restored).
+its contract, a missing remote); 3 a pipeline stage failed (the last good outputs are restored);
+130 interrupted (Ctrl-C, or SIGTERM for ``make run``; restored too).
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ F = TypeVar("F", bound=Callable[..., object])
 EXIT_GATE_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_STAGE_FAILED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt (a BaseException: no ``except Exception`` takes it,
+    nor DVC's handler of KeyboardInterrupt, which would turn it into a failed stage)."""
 
 
 class StageFailed(UserError):
@@ -44,12 +51,15 @@ def cli(main: F) -> F:
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(getattr(error, "exit_code", EXIT_USER_ERROR))
+        except (KeyboardInterrupt, Interrupted):
+            print(f"error: {_program(main)} interrupted.", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as error:
             program = _program(main)
             path = _keep_traceback(program)
             if os.environ.get("CI"):
                 print(path.read_text(), file=sys.stderr)
-            summary = str(error).splitlines()[0][:300] if str(error) else ""
+            summary = str(error).splitlines()[0][:300].rstrip(".") if str(error) else ""
             print(
                 f"error: {program} stopped on an unexpected {type(error).__name__}: {summary}. "
                 f"This is a bug or an input the pipeline does not handle yet; the traceback is in {path}.",
@@ -67,6 +77,8 @@ def _program(main: Callable) -> str:
 
 
 def _keep_traceback(module: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"{module}-traceback.txt"
-    path.write_text(traceback.format_exc())
-    return path
+    """A new file of its own (never another run's, nor a link planted in a shared /tmp)."""
+    descriptor, name = tempfile.mkstemp(prefix=f"{module}-", suffix="-traceback.txt")
+    with os.fdopen(descriptor, "w") as file:
+        file.write(traceback.format_exc())
+    return Path(name)
