@@ -1,13 +1,21 @@
-"""Nothing lost: whatever fails, in preflight or in any stage, the last good outputs stay byte for byte.
+"""Nothing lost: whatever fails, in preflight, in any stage, in the gate or the report, or when the run
+is stopped, the last good outputs stay byte for byte.
 
 Each case starts from a copy of a finished run, breaks one thing (a stage's code raising, new
-data with a stage failing after two that succeeded, a table that breaks its contract with no
-schema yet) and runs `make run`'s `python -m mlops.run` for real.
+data with a stage failing after two that succeeded, new outputs and then the gate or report
+raising, a table that breaks its contract with no schema yet) and runs `make run`'s
+`python -m mlops.run` for real.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +23,7 @@ import pytest
 from pipeline_project import ROWS, Completed, Pending, Project
 
 from mlops.data import example_data
-from mlops.errors import EXIT_STAGE_FAILED, EXIT_USER_ERROR
+from mlops.errors import EXIT_INTERRUPTED, EXIT_STAGE_FAILED, EXIT_USER_ERROR
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +42,27 @@ def kept(project: Project) -> dict[str, bytes | None]:
     }
 
 
+def inject(project: Project, module: str, anchor: str, code: str) -> None:
+    """Run ``code`` right after the one line ``anchor`` of ``module`` (a file under src/mlops)."""
+    path = project.file(f"src/mlops/{module}")
+    source = path.read_text()
+    assert source.count(anchor) == 1, f"no injection point in {path}"
+    path.write_text(source.replace(anchor, f"{anchor}; {code}"))
+
+
 def failing(stage: str) -> Callable[[Project], None]:
     """Make a stage raise an unexpected error once it has started (its module is a dependency)."""
+    return lambda project: inject(
+        project, f"pipeline/{stage}.py", "params = load_params()", 'raise RuntimeError("injected")'
+    )
+
+
+def new_outputs_then(step: str, anchor: str) -> Callable[[Project], None]:
+    """Another split, so every stage runs and rewrites its outputs; then the gate or report raises."""
 
     def apply(project: Project) -> None:
-        module = project.file(f"src/mlops/pipeline/{stage}.py")
-        code = module.read_text()
-        assert code.count("params = load_params()") == 1, f"no injection point in {module}"
-        module.write_text(
-            code.replace("params = load_params()", 'params = load_params(); raise RuntimeError("injected")')
-        )
+        project.update_params({"split": {"test_size": 0.25}})
+        inject(project, f"review/{step}.py", anchor, 'raise RuntimeError("injected")')
 
     return apply
 
@@ -67,6 +86,11 @@ def no_schema_and_an_empty_column(project: Project) -> None:
 CASES = {
     **{f"{stage} fails": (failing(stage), EXIT_STAGE_FAILED) for stage in STAGES},
     "new data, then train fails": (new_data_then("train"), EXIT_STAGE_FAILED),
+    "new outputs, then gate fails": (new_outputs_then("gate", "params = load_params()"), EXIT_STAGE_FAILED),
+    "new outputs, then report fails": (
+        new_outputs_then("report", "args = parser.parse_args(argv)"),
+        EXIT_STAGE_FAILED,
+    ),
     "contract broken with no schema yet": (no_schema_and_an_empty_column, EXIT_USER_ERROR),
 }
 
@@ -77,7 +101,9 @@ def broken(
 ) -> Iterator[dict[str, tuple[Project, dict, bytes, Pending]]]:
     """Each selected case in its own copy of the finished run, all started at once."""
     selected = [
-        item.callspec.params["case"] for item in request.session.items if item.module is request.module
+        item.callspec.params["case"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
     ]
     started = {}
     for case in selected:
@@ -96,6 +122,7 @@ def test_failure_keeps_the_last_good_outputs_byte_for_byte(broken, case: str):
     project, before, data, pending = broken[case]
 
     result = pending.result()
+    params_changed = "new outputs" in case
 
     assert result.returncode == CASES[case][1], result.output
     assert "Traceback" not in result.stdout + result.stderr
@@ -104,7 +131,12 @@ def test_failure_keeps_the_last_good_outputs_byte_for_byte(broken, case: str):
     assert [name for name in before if after[name] != before[name]] == []
     assert project.file("data/churn.csv").read_bytes() == data  # the user's data is theirs: untouched
     last = result.stderr.strip().splitlines()[-1]
-    if CASES[case][1] == EXIT_STAGE_FAILED:
+    if params_changed:
+        step = f"mlops.review.{case.split()[-2]}"
+        assert f"error: {step} stopped on an unexpected RuntimeError: injected." in result.stderr
+        assert last.startswith(f"error: {step} stopped (its error is above).")
+        assert "are restored as they were" in last
+    elif CASES[case][1] == EXIT_STAGE_FAILED:
         stage = case.split()[-2]
         assert (
             f"error: mlops.pipeline.{stage} stopped on an unexpected RuntimeError: injected." in result.stderr
@@ -114,3 +146,48 @@ def test_failure_keeps_the_last_good_outputs_byte_for_byte(broken, case: str):
     else:
         assert last.startswith("error: data/churn.csv breaks the data contract")
         assert "'notes'" in last
+
+
+def test_sigterm_during_a_stage_stops_it_and_keeps_the_last_good_outputs(
+    binary_run: Completed, tmp_path: Path
+):
+    """`timeout`, `docker stop` or `kill` during train: the stage ends too, and nothing is lost. The run
+    is `.venv/bin/python -m mlops.run` with no venv on PATH, as the README lets scripts call it."""
+    project = binary_run.project.copy(tmp_path / "project")
+    project.update_params({"split": {"test_size": 0.25}})  # split and train rerun
+    inject(project, "pipeline/train.py", "params = load_params()", "import time; time.sleep(600)")
+    before = kept(project)
+    venv = Path(sys.executable).parent
+    path = os.pathsep.join(p for p in project.env["PATH"].split(os.pathsep) if Path(p) != venv)
+    env = project.env | {"PATH": path, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "output"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops.run"],
+            cwd=project.path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while "Running stage 'train'" not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        time.sleep(3)  # the stage is sleeping by now
+        process.send_signal(signal.SIGTERM)  # the run alone, not its process group
+        returncode = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    output = log.read_text()
+    assert returncode == EXIT_INTERRUPTED, output
+    assert output.rstrip().splitlines()[-1] == "error: mlops.run interrupted."
+    assert "Traceback" not in output
+    with pytest.raises(ProcessLookupError):  # no stage left behind, writing outputs later
+        os.killpg(process.pid, 0)
+    after = kept(project)
+    assert [name for name in before if after.get(name) != before[name]] == []
+    assert after.keys() == before.keys()
