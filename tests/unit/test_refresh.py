@@ -130,6 +130,29 @@ def test_data_with_no_source_is_a_clear_error(project: Path, raw_params: dict):
             refresh(with_command(raw_params, None), repo)
 
 
+def test_own_data_under_the_example_s_leftover_meta_is_not_overwritten(project: Path, raw_params: dict):
+    """D2: data.dvc committed with the example's ``meta:`` while params.yaml points at the user's table."""
+    track_example(project)  # data.dvc pins data/ and carries meta.example
+    shutil.rmtree(project / "data")
+    (project / "data").mkdir()
+    (project / "data" / "survey.csv").write_text("age,outcome\n30,yes\n40,no\n")
+    with Repo() as repo:
+        repo.add("data")  # `dvc add` keeps the meta block
+    assert "example" in yaml.safe_load(Path("data.dvc").read_text())["meta"]
+    raw_params["data"]["path"] = "data/survey.csv"
+    before = pinned_md5()
+
+    with (
+        Repo() as repo,
+        pytest.raises(UserError, match=r"Nothing to refresh data/survey\.csv from: set refresh\."),
+    ):
+        refresh(with_command(raw_params, None), repo)
+
+    assert pinned_md5() == before
+    assert sorted(p.name for p in (project / "data").iterdir()) == ["survey.csv"]
+    assert (project / "data" / "survey.csv").read_text() == "age,outcome\n30,yes\n40,no\n"
+
+
 def test_on_a_fresh_clone_the_example_is_written_where_params_say(project: Path, raw_params: dict):
     track_example(project)
     shutil.rmtree(project / "data")  # a clone has data.dvc but no data/ (CI, the Retrain workflow)

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from mlops.params import Params
+from mlops.params import Features, Params
 from mlops.review import champion
 from mlops.review.gate import decide
 from mlops.review.report import Provenance, Snapshot, ci_run_url, render
@@ -199,6 +199,52 @@ def test_deepchecks_section(params: Params, raw_params: dict):
     assert "- Boosting Overfit (Model Evaluation Suite): needs the model object" in text
 
 
+def test_only_failures_of_blocking_checks_block(params: Params, raw_params: dict):
+    """D9: a blocking check's WARN does not block (the gate counts FAIL and ERROR only)."""
+    check = "Feature Label Correlation Change"
+    assert check in params.validation.blocking_checks
+    validation = {
+        "train_test_validation": _summary(
+            "Train Test Validation Suite",
+            [
+                _problem(check, "WARN") | {"condition": "Train-Test PPS difference is less than 0.2"},
+                _problem(check, "FAIL") | {"condition": "Train features' PPS is less than 0.99"},
+                _problem("Feature Drift", "FAIL"),
+            ],
+        )
+    }
+    current = snapshot(raw_params, 0.82)
+    gate = decide(
+        current.metrics, comparison(None), list(validation.values()), params.gate, params.validation
+    )
+    text = render(gate, current, None, comparison(None), validation, provenance(False))
+    assert f"| {check} | WARN | no |" in text
+    assert f"| {check} | FAIL | yes |" in text
+    assert "| Feature Drift | FAIL | no |" in text
+
+
+def test_single_dataset_checks_say_train_or_test(params: Params, raw_params: dict):
+    """N2: Deepchecks runs a single-dataset check on train, then on test; the rows say which."""
+    unused, weak = _problem("Unused Features", "WARN"), _problem("Weak Segments Performance", "WARN")
+    validation = {
+        "model_evaluation": _summary(
+            "Model Evaluation Suite", [unused, _problem("Simple Model Comparison", "FAIL"), unused, weak]
+        )
+    }
+    current = snapshot(raw_params, 0.82)
+    gate = decide(
+        current.metrics, comparison(None), list(validation.values()), params.gate, params.validation
+    )
+    text = render(gate, current, None, comparison(None), validation, provenance(False))
+    assert "| Unused Features (train set) | WARN | no |" in text
+    assert "| Unused Features (test set) | WARN | no |" in text
+    assert "| Simple Model Comparison | FAIL | no |" in text
+    assert "| Weak Segments Performance | WARN | no |" in text  # once: which set is unknown
+    recorded = {"model_evaluation": _summary("Model Evaluation Suite", [weak | {"dataset": "test"}])}
+    text = render(gate, current, None, comparison(None), recorded, provenance(False))
+    assert "| Weak Segments Performance (test set) | WARN | no |" in text
+
+
 def test_data_section_and_provenance(params: Params, raw_params: dict):
     text = report(params, snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8, "old.dir"))
     assert "| rows | 1,500 | 1,500 |" in text
@@ -237,13 +283,98 @@ def test_same_test_set_basis_is_stated(params: Params, raw_params: dict):
 
 def test_missing_values_are_shown_next_to_mains(params: Params, raw_params: dict):
     current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8)
-    current.data_summary["profile"]["missing_share"] = {"age": 0.125, "plan": 0.01}
-    base.data_summary["profile"]["missing_share"] = {"age": 0.1}
+    current.data_summary["profile"]["columns"] += ["plan", "region"]
+    current.data_summary["profile"]["missing_share"] = {"age": 0.125, "plan": 0.01, "region": 0.02}
+    base.data_summary["profile"]["columns"] += ["plan", "tenure"]
+    base.data_summary["profile"]["missing_share"] = {"age": 0.1, "tenure": 0.3}
     text = report(params, current, base)
     assert "| missing values in | main | this change |" in text
     assert "| `age` | 10.0% | 12.5% |" in text
     assert "| `plan` | 0.0% | 1.0% |" in text
+    assert "| `region` | — | 2.0% |" in text  # main's data has no such column
+    assert "`tenure`" not in text.split("| missing values in")[1]  # a column this table lacks
     assert "No missing values." in report(params, snapshot(raw_params, 0.82), None)
+
+
+def test_no_missing_values_here_but_some_on_main(params: Params, raw_params: dict):
+    current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8)
+    base.data_summary["profile"]["missing_share"] = {"age": 0.1}
+    text = report(params, current, base)
+    assert "No missing values; main had some:\n\n| missing values in | main | this change |" in text
+    assert "| `age` | 10.0% | 0.0% |" in text
+
+
+def test_a_fork_s_own_table_is_not_shown_against_the_example_s_numbers(params: Params, raw_params: dict):
+    """D8: wine (multiclass 0/1/2, no missing values) on a fork whose main holds the churn example."""
+    base = snapshot(copy.deepcopy(raw_params), 0.8)
+    base.data_summary["profile"] |= {
+        "rows": 20000,
+        "columns": ["customer_id", "avg_session_minutes", "churned"],
+        "missing_share": {"avg_session_minutes": 0.051},
+        "target": {"0": 0.8063, "1": 0.1938},
+    }
+    raw_params["data"] |= {"task": "multiclass", "target": "target", "id_column": None}
+    current = snapshot(raw_params, 0.82)
+    current.data_summary["profile"] |= {
+        "rows": 178,
+        "columns": ["alcohol", "hue", "target"],
+        "target": {"0": 0.3315, "1": 0.3989, "2": 0.2697},
+    }
+    text = report(params, current, base)
+    assert "| rows | 20,000 | 178 |" in text
+    assert "| target `0` | — | 0.3315 |" in text
+    assert "| target `2` | — | 0.2697 |" in text
+    assert (
+        "Target not compared with main: main's target is `churned` (binary) and this change's `target` "
+        "(multiclass)."
+    ) in text
+    assert "avg_session_minutes` |" not in text
+    assert "No missing values." in text
+
+
+def test_a_class_only_main_has_shows_a_dash(params: Params, raw_params: dict):
+    current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8)
+    base.data_summary["profile"]["target"] = {"0": 0.7, "1": 0.2, "2": 0.1}
+    text = report(params, current, base)
+    assert "| target `0` | 0.7000 | 0.8000 |" in text
+    assert "| target `2` | 0.1000 | — |" in text
+    assert "Target not compared" not in text
+
+
+def test_features_used_and_columns_left_out(params: Params, raw_params: dict):
+    """N7: a date that is not data.datetime_column is inferred as text, and the report says it is unused."""
+    current = snapshot(raw_params, 0.82)
+    columns = ["customer_id", "signup_date", "age", "visits", "plan", "listed_on", "note", "churned"]
+    current.data_summary["profile"]["columns"] = columns
+    kinds = ["text", "datetime", "numeric", "numeric", "categorical", "text", "text", "numeric"]
+    schema = {column: {"kind": kind} for column, kind in zip(columns, kinds, strict=True)}
+    current = dataclasses.replace(
+        current, schema=schema, features=Features(numeric=("age", "visits"), categorical=("plan",))
+    )
+    text = report(params, current, None)
+    assert (
+        "Features used (3): numeric `age`, `visits`; categorical `plan`. Not used: "
+        "`customer_id` (id column); "
+        "`signup_date` (datetime column, for the split); `listed_on`, `note` (inferred as text)."
+    ) in text
+    raw_params["data"]["features"] = {"numeric": ["age"], "categorical": []}
+    current = dataclasses.replace(current, features=Features(numeric=("age",)))
+    text = report(params, current, None)
+    assert "Features used (1): numeric `age`; categorical none." in text
+    assert "`visits`, `plan`, `listed_on`, `note` (not in data.features)." in text
+    assert "Features used" not in report(params, snapshot(raw_params, 0.82), None)  # no schema.yaml
+
+
+def test_params_are_shown_as_yaml(params: Params, raw_params: dict):
+    """N3: null and [age, visits], as params.yaml writes them, not Python's None and ['age', 'visits']."""
+    base_params = copy.deepcopy(raw_params)
+    raw_params["data"]["id_column"] = None
+    raw_params["data"]["features"] = {"numeric": ["age", "visits"], "categorical": []}
+    text = report(params, snapshot(raw_params, 0.82), snapshot(base_params, 0.8))
+    assert "| `data.id_column` | customer_id | null |" in text
+    assert "| `data.features.numeric` | — | [age, visits] |" in text
+    assert "| `data.features.categorical` | — | [] |" in text
+    assert "| `data.features` | auto | — |" in text
 
 
 def test_multiclass_curves_say_they_are_micro_averaged(params: Params, raw_params: dict):

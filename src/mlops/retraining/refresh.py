@@ -4,7 +4,9 @@ Where newer data comes from, first match wins:
 1. ``refresh.command`` in params.yaml: a shell command that writes the newest table to data.path
    (a SQL export, a script, ``aws s3 cp``); the result is tracked with ``dvc add``.
 2. data.dvc imports the data (``dvc import-url`` or ``dvc import``): ``dvc update`` refreshes it.
-3. data.dvc pins the bundled example: the generator appends its next period (``--drift`` shifts it).
+3. data.dvc pins the bundled example (its ``meta.example``) and data.path is the example's file: the
+   generator appends its next period (``--drift`` shifts it). Another data.path is the user's own table,
+   even under a ``meta.example`` left over from the example, and gets no generated rows.
 On GitHub Actions, ``changed=true|false`` and ``summary=<one line>`` go to the step's outputs. A command
 that fails leaves data/ as data.dvc pins it.
 """
@@ -25,7 +27,7 @@ from dvc.repo import Repo
 
 from mlops.errors import UserError, cli
 from mlops.params import Params, load_params
-from mlops.preflight import DATA_DVC
+from mlops.preflight import DATA_DVC, EXAMPLE
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def refresh(params: Params, repo: Repo, drift: float = 0.0) -> Refreshed:
                 f"`dvc update {DATA_DVC}` failed: {error}. Check the import's source and credentials."
             )
         source = f"`dvc update` of {tracked['deps'][0].get('path', 'the import')}"
-    elif (tracked.get("meta") or {}).get("example"):
+    elif (tracked.get("meta") or {}).get("example") and Path(params.data.path) == EXAMPLE:
         _append_example_period(tracked, repo, Path(params.data.path), drift)
         source = "the bundled example's next period"
     else:
@@ -106,13 +108,13 @@ def _append_example_period(tracked: dict, repo: Repo, csv: Path, drift: float) -
     repo.add(_out_path(tracked))
     updated = _read_dvc_file()
     updated["meta"] = {**(updated.get("meta") or {}), "example": spec}
-    Path(DATA_DVC).write_text(yaml.safe_dump(updated, sort_keys=False))
+    Path(DATA_DVC).write_text(yaml.safe_dump(updated, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def _read_dvc_file() -> dict:
     if not Path(DATA_DVC).is_file():
         raise UserError(f"{DATA_DVC} is missing. Track your data with `dvc add data` and commit {DATA_DVC}.")
-    return yaml.safe_load(Path(DATA_DVC).read_text()) or {}
+    return yaml.safe_load(Path(DATA_DVC).read_text(encoding="utf-8")) or {}
 
 
 def _pinned(tracked: dict) -> str | None:

@@ -14,7 +14,9 @@ import yaml
 
 from mlops.errors import UserError, cli
 from mlops.hashes import file_md5
+from mlops.params import Features
 from mlops.review import baseline, champion
+from mlops.review.gate import FAILING
 from mlops.timings import read_timings
 
 HTML_REPORTS = ("data_integrity", "train_test_validation", "model_evaluation")
@@ -29,6 +31,8 @@ class Snapshot:
     data_hash: str | None
     metrics: dict | None = None
     plots: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, dict[str, Any]] | None = None  # schema.yaml's columns (this change only)
+    features: Features | None = None  # the features the model was trained on (this change only)
 
 
 @dataclass(frozen=True)
@@ -120,46 +124,119 @@ def _params(current: dict, base: dict | None) -> str:
     if not changed:
         return "\n".join([*lines, "Same params as main."])
     lines += ["| param | main | this change |", "|---|---|---|"]
-    lines += [f"| `{k}` | {_cell(old.get(k, '—'))} | {_cell(now.get(k, '—'))} |" for k in changed]
+    lines += [f"| `{k}` | {_param(old, k)} | {_param(now, k)} |" for k in changed]
     return "\n".join(lines)
+
+
+def _param(flat: dict[str, Any], key: str) -> str:
+    """A value as params.yaml writes it (null, [age, visits]); "—" for a key this side lacks."""
+    if key not in flat:
+        return "—"
+    text = yaml.safe_dump(flat[key], default_flow_style=True, allow_unicode=True, width=float("inf"))
+    return _cell(text.removesuffix("...\n").strip())
 
 
 def _data(current: Snapshot, base: Snapshot | None) -> str:
     profile = current.data_summary["profile"]
     old = base.data_summary["profile"] if base and base.data_summary else None
+    other_target = _other_target(current.params, base.params if base else None) if old else None
     lines = ["### Data", "", "| | main | this change |", "|---|---:|---:|"]
     lines.append(f"| rows | {_num(old and old['rows'])} | {profile['rows']:,} |")
     lines.append(f"| columns | {_num(old and len(old['columns']))} | {len(profile['columns'])} |")
     lines.append(f"| data hash | `{(base and base.data_hash) or '—'}` | `{current.data_hash or '—'}` |")
-    for label, share in profile["target"].items():
-        before = old["target"].get(label) if old else None
-        lines.append(f"| target `{label}` | {_num(before)} | {_num(share)} |")
+    before = old["target"] if old and not other_target else {}
+    for label in [*profile["target"], *(k for k in before if k not in profile["target"])]:
+        lines.append(
+            f"| target `{label}` | {_num(before.get(label))} | {_num(profile['target'].get(label))} |"
+        )
+    if other_target:
+        lines += ["", f"Target not compared with main: {other_target}."]
     if old:
         added = [c for c in profile["columns"] if c not in old["columns"]]
         removed = [c for c in old["columns"] if c not in profile["columns"]]
         if added or removed:
             lines += [
                 "",
-                f"Columns added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}.",
+                f"Columns added: {_names(added)}; removed: {_names(removed)}.",
             ]
         if base.data_hash == current.data_hash:
             lines += ["", "The data is the same as on main."]
+    lines += _features(current)
     lines += _missing(profile, old)
     warnings = current.data_summary.get("schema_warnings", [])
     lines += ["", *[f"- ⚠️ {w}" for w in warnings]] if warnings else []
     return "\n".join(lines)
 
 
+def _other_target(params: dict, base_params: dict | None) -> str | None:
+    """Why main's target figures do not compare with this change's, or None when they do."""
+    now = params.get("data") or {}
+    old = (base_params or {}).get("data") or {}
+    if not old:
+        return "main's target is unknown (main has no params.yaml)"
+    if (old.get("target"), old.get("task")) == (now.get("target"), now.get("task")):
+        return None
+    return (
+        f"main's target is `{old.get('target')}` ({old.get('task')}) and this change's "
+        f"`{now.get('target')}` ({now.get('task')})"
+    )
+
+
+def _features(current: Snapshot) -> list[str]:
+    """One line: the features the model used, and the data's columns it did not use, with why."""
+    if current.features is None:
+        return []
+    data = current.params.get("data") or {}
+    used = current.features
+    lines = [
+        "",
+        f"Features used ({len(used.all)}): numeric {_names(used.numeric)}; "
+        f"categorical {_names(used.categorical)}.",
+    ]
+    roles = {
+        data.get("id_column"): "id column",
+        data.get("datetime_column"): "datetime column, for the split",
+    }
+    unused: dict[str, list[str]] = {}
+    for column in current.data_summary["profile"]["columns"]:
+        if column in used.all or column == data.get("target"):
+            continue
+        unused.setdefault(_why_unused(column, roles, current.schema or {}, data), []).append(column)
+    if unused:
+        lines[-1] += " Not used: " + "; ".join(f"{_names(c)} ({why})" for why, c in unused.items()) + "."
+    return lines
+
+
+def _why_unused(column: str, roles: dict, schema: dict, data: dict) -> str:
+    if column in roles:
+        return roles[column]
+    if isinstance(data.get("features"), dict):
+        return "not in data.features"
+    kind = (schema.get(column) or {}).get("kind")
+    return f"inferred as {kind}" if kind else "not in schema.yaml"
+
+
+def _names(names: tuple[str, ...] | list[str], limit: int = 25) -> str:
+    """Quoted names, the first ``limit`` of them."""
+    if not names:
+        return "none"
+    shown = ", ".join(f"`{_cell(name)}`" for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _missing(profile: dict, old: dict | None) -> list[str]:
-    """Share of missing values per column, next to main's."""
+    """Share of missing values per column of this table, next to main's ("—": main lacks it)."""
     shares = profile.get("missing_share") or {}
     before = (old or {}).get("missing_share") or {}
-    columns = sorted(shares.keys() | before.keys(), key=lambda c: -shares.get(c, 0))
-    if not columns:
+    columns = [c for c in profile["columns"] if c in shares or c in before]
+    columns.sort(key=lambda c: (-shares.get(c, 0), -before.get(c, 0)))
+    if not shares and not columns:
         return ["", "No missing values."]
-    lines = ["", "| missing values in | main | this change |", "|---|---:|---:|"]
+    lines = ["", *(["No missing values; main had some:", ""] if not shares else [])]
+    lines += ["| missing values in | main | this change |", "|---|---:|---:|"]
+    has = set(old["columns"]) if old else set()
     lines += [
-        f"| `{c}` | {_share(before.get(c, 0) if old else None)} | {_share(shares.get(c, 0))} |"
+        f"| `{_cell(c)}` | {_share(before.get(c, 0) if c in has else None)} | {_share(shares.get(c, 0))} |"
         for c in columns
     ]
     return lines
@@ -296,7 +373,7 @@ def _confusion(confusion: dict) -> str:
 
 def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     blocking = set(params.get("validation", {}).get("blocking_checks") or [])
-    ran = [p for s in summaries for p in s["problems"] if p["status"] != "NOT RUN"]
+    ran = [(p, d) for s in summaries for p, d in _datasets(s["problems"]) if p["status"] != "NOT RUN"]
     errored = [(s["suite"], e) for s in summaries for e in s.get("errored", [])]
     skipped = [(s["suite"], e) for s in summaries for e in s.get("skipped", [])]
     lines = ["### Deepchecks", ""]
@@ -314,9 +391,10 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {p['check']} | {p['status']} | {'yes' if p['check'] in blocking else 'no'} "
+            f"| {p['check']}{_on(dataset)} | {p['status']} "
+            f"| {'yes' if p['check'] in blocking and p['status'] in FAILING else 'no'} "
             f"| {_cell(p['condition'])} | {_cell(p['details'])} |"
-            for p in ran
+            for p, dataset in ran
         ]
     if errored:
         lines += ["", "Checks that errored (they did not check anything; a blocking one fails the gate):", ""]
@@ -328,6 +406,25 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     where = f"the `model-report` artifact of [this CI run]({prov.run_url})" if prov.run_url else "`reports/`"
     lines += ["", f"Full reports ({', '.join(f'`{name}.html`' for name in HTML_REPORTS)}): in {where}."]
     return "\n".join(lines)
+
+
+def _datasets(problems: list[dict]) -> list[tuple[dict, str | None]]:
+    """Each problem with the dataset it is about: "train" or "test" for a single-dataset check that a
+    suite ran on both (Deepchecks runs it on train, then on test), else None."""
+    keys = [(p["check"], p["condition"]) for p in problems]
+    seen: dict[tuple[str, str], int] = {}
+    labelled = []
+    for problem, key in zip(problems, keys, strict=True):
+        dataset = problem.get("dataset")
+        if dataset is None and keys.count(key) == 2:
+            dataset = ("train", "test")[seen.get(key, 0)]
+        seen[key] = seen.get(key, 0) + 1
+        labelled.append((problem, dataset))
+    return labelled
+
+
+def _on(dataset: str | None) -> str:
+    return f" ({dataset} set)" if dataset else ""
 
 
 def _provenance(current: Snapshot, prov: Provenance) -> str:
@@ -379,13 +476,26 @@ def data_hash(dvc_file: dict | None) -> str | None:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path} is missing: run `make run` (or `dvc repro`) before making the report.")
 
 
 def _plots(directory: Path) -> dict[str, Any]:
-    return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.json"))
+    }
+
+
+def _schema_and_features(path: Path) -> tuple[dict | None, Features | None]:
+    """schema.yaml's columns and the features train resolves from it and params.yaml."""
+    if not path.is_file():
+        return None, None
+    from mlops.data.schema import load_schema, resolve_features  # imports pandas: only when needed
+    from mlops.params import load_params
+
+    schema = load_schema(path)
+    return schema, resolve_features(schema, load_params().data)
 
 
 def ci_run_url(env: Mapping[str, str]) -> str | None:
@@ -400,14 +510,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--model", type=Path, default=Path("models/model.joblib"))
     parser.add_argument("--output", type=Path, default=Path("reports/report.md"))
+    parser.add_argument("--schema", type=Path, default=Path("schema.yaml"))
     args = parser.parse_args(argv)
     reports = args.reports
+    schema, features = _schema_and_features(args.schema)
     current = Snapshot(
         metrics=_read_json(reports / "metrics.json"),
-        params=yaml.safe_load(Path("params.yaml").read_text()),
+        params=yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8")),
         data_summary=_read_json(reports / "data_validation.json"),
-        data_hash=data_hash(yaml.safe_load(Path("data.dvc").read_text())),
+        data_hash=data_hash(yaml.safe_load(Path("data.dvc").read_text(encoding="utf-8"))),
         plots=_plots(reports / "plots"),
+        schema=schema,
+        features=features,
     )
     comparison = _read_json(reports / "baseline.json")
     ref = comparison.get("ref")
@@ -435,7 +549,7 @@ def main(argv: list[str] | None = None) -> None:
         _read_json(reports / "model_validation.json"),
         prov,
     )
-    args.output.write_text(markdown)
+    args.output.write_text(markdown, encoding="utf-8")
     print(f"Report: {args.output}")
 
 
