@@ -67,7 +67,7 @@ def main() -> None:
             "deepchecks": suites.summarize(result),
         }
         args.summary.parent.mkdir(parents=True, exist_ok=True)
-        args.summary.write_text(json.dumps(summary, indent=2) + "\n")
+        args.summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         suites.save_html(result, args.html)
 
 
