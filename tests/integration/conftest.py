@@ -27,6 +27,7 @@ FIXTURE_RUNS = {
     "worse_run": "worse",
     "next_month_run": "next_month",
     "fork_run": "fork",
+    "reseeded_run": "reseeded",
 }
 
 
@@ -128,6 +129,12 @@ def next_month_run(runs: Runs) -> Completed:
 def fork_run(runs: Runs) -> Completed:
     """The binary run committed on `main`, then a fork's own table swapped in."""
     return runs.wait("fork")
+
+
+@pytest.fixture(scope="session")
+def reseeded_run(runs: Runs) -> Completed:
+    """A run with a random split committed on `main`, then only split.seed changed on a branch."""
+    return runs.wait("reseeded")
 
 
 @pytest.fixture(params=["binary", "multiclass", "regression"])

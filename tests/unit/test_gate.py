@@ -72,6 +72,45 @@ def test_drop_beyond_max_drop_against_main_fails(params: Params):
     )
 
 
+def test_a_drop_says_what_to_do(params: Params):
+    result = decide(metrics(0.80), main_model(0.85), [], params.gate, params.validation)
+    remedy = result["reasons"][1]["remedy"]
+    assert remedy.startswith("This change's model scores lower than main's on the same rows")
+    assert remedy.endswith(
+        "if the drop is expected (e.g. the new data is harder), raise gate.max_drop in params.yaml for "
+        "this pull request."
+    )
+    passing = decide(metrics(0.85), main_model(0.85), [], params.gate, params.validation)
+    assert "remedy" not in passing["reasons"][1]
+
+
+def test_the_drop_compares_both_models_on_the_rows_main_never_trained_on(params: Params):
+    """champion scored this change's model on those rows too: that number, not metrics.json's whole
+    test set, is compared with main's, and the line says on how many rows."""
+    comparison = main_model(0.60) | {
+        "rows": 1234,
+        "excluded": 56,
+        "challenger_metrics": {"test": {"roc_auc": 0.74}},
+    }
+    result = decide(metrics(0.80), comparison, [], params.gate, params.validation)
+    assert result["verdict"] == "pass"
+    assert (result["value"], result["baseline"]) == (0.80, 0.60)
+    assert result["reasons"][1] == {
+        "passed": True,
+        "text": "test roc_auc 0.7400 vs main 0.6000 (main's model and this change's on the 1,234 test rows "
+        "main never trained on): change +0.1400 (largest drop allowed 0.02)",
+    }
+
+
+def test_a_test_set_main_never_trained_on_is_named_with_its_rows(params: Params):
+    comparison = main_model(0.85) | {"rows": 300, "excluded": 0, "challenger_metrics": None}
+    result = decide(metrics(0.86), comparison, [], params.gate, params.validation)
+    assert result["reasons"][1]["text"].startswith(
+        "test roc_auc 0.8600 vs main 0.8500 (main's model on this test set's 300 rows, none of which it "
+        "trained on): change +0.0100"
+    )
+
+
 @pytest.mark.parametrize(("base", "value"), [(0.85, 0.84), (0.85, 0.83), (0.80, 0.90)])
 def test_drop_within_max_drop_or_a_gain_passes(params: Params, base: float, value: float):
     # 0.85 -> 0.83 is exactly max_drop (0.02), which is allowed, floating-point error or not.

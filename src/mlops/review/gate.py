@@ -22,8 +22,13 @@ FAILING = ("FAIL", "ERROR")
 NOT_RUN = "NOT RUN"  # the check raised
 BASIS_TEXT = {
     champion.SAME_TEST_SET: "main's committed metrics on the same test set",
-    champion.RESCORED: "main's model on this test set",
+    champion.RESCORED: "main's model on this test set",  # a baseline.json that does not count rows
 }
+DROP_REMEDY = (
+    "This change's model scores lower than main's on the same rows, by more than gate.max_drop allows. "
+    "Improve the model (features, hyperparameters, more training rows); if the drop is expected (e.g. "
+    "the new data is harder), raise gate.max_drop in params.yaml for this pull request."
+)
 
 
 def decide(
@@ -33,10 +38,13 @@ def decide(
     gate: GateParams,
     validation: ValidationParams,
 ) -> dict[str, Any]:
-    """Verdict and every reason behind it; a reason with passed=False fails the gate."""
+    """Verdict and every reason behind it; a reason with passed=False fails the gate. The drop
+    compares the two models on the same rows: this change's test set, or the part of it main never
+    trained on when the comparison scored this change's model there too."""
     value = metrics["test"].get(gate.metric)
     base_value = ((comparison.get("metrics") or {}).get("test") or {}).get(gate.metric)
-    reasons = [_minimum(value, gate, metrics), _drop(value, base_value, comparison, gate)]
+    compared = (comparison.get("challenger_metrics") or metrics)["test"].get(gate.metric)
+    reasons = [_minimum(value, gate, metrics), _drop(compared, base_value, comparison, gate)]
     for summary in validation_summaries:
         reasons += _blocking(summary, validation)
     passed = all(reason["passed"] for reason in reasons)
@@ -70,11 +78,20 @@ def _drop(
     if value is None or base_value is None:
         return _reason(True, f"not compared with main: {gate.metric} is undefined for one of the two models")
     drop = round(base_value - value, 10)  # metrics have 5 decimals: a drop of exactly max_drop passes
+    passed = drop <= gate.max_drop
     return _reason(
-        drop <= gate.max_drop,
-        f"test {gate.metric} {value:.4f} vs main {base_value:.4f} ({BASIS_TEXT[comparison['basis']]}): "
+        passed,
+        f"test {gate.metric} {value:.4f} vs main {base_value:.4f} ({_compared_on(comparison)}): "
         f"change {-drop + 0.0:+.4f} (largest drop allowed {gate.max_drop})",
+        None if passed else DROP_REMEDY,
     )
+
+
+def _compared_on(comparison: dict[str, Any]) -> str:
+    """What main's number is, for the drop line: with the row count when the comparison has one."""
+    if comparison.get("rows") is not None:
+        return champion.on_rows(comparison["rows"], comparison.get("excluded") or 0)
+    return BASIS_TEXT[comparison["basis"]]
 
 
 def _blocking(summary: dict[str, Any], validation: ValidationParams) -> list[dict[str, Any]]:
@@ -99,16 +116,23 @@ def _reason(passed: bool, text: str, remedy: str | None = None) -> dict[str, Any
     return reason | {"remedy": remedy} if remedy else reason
 
 
-def compare_with_main(params: Params, test_set: Path, trusted: bool = False) -> dict[str, Any]:
+def compare_with_main(
+    params: Params, test_set: Path, trusted: bool = False, model: Path = Path(champion.MODEL)
+) -> dict[str, Any]:
     """The comparison with main (champion.compare) for the run in the workspace; ``trusted``: never
     load main's model (a pickle runs code, and storage may hold one nobody reviewed)."""
+    import joblib
     import pandas as pd
 
     lock_path = Path("dvc.lock")
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else None
-    load_model = champion.refuse_model if trusted else champion.fetch_model
-    comparison = champion.compare(params, lock, load_model, lambda: pd.read_parquet(test_set))
-    return comparison.as_dict()
+    load = champion.Loaders(
+        main_model=champion.refuse_model if trusted else champion.fetch_model,
+        main_train=champion.fetch_train_set,
+        test=lambda: pd.read_parquet(test_set),
+        model=lambda: joblib.load(model),
+    )
+    return champion.compare(params, lock, load).as_dict()
 
 
 @cli
@@ -117,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--test-set", type=Path, default=Path(champion.TEST_SET))
+    parser.add_argument("--model", type=Path, default=Path(champion.MODEL), help="this change's model")
     parser.add_argument("--trusted", action="store_true", help="compare without loading main's model")
     args = parser.parse_args(argv)
     params = load_params()
     reports = args.reports
     summaries = [json.loads((reports / "data_validation.json").read_text())["deepchecks"]]
     summaries += json.loads((reports / "model_validation.json").read_text()).values()
-    comparison = compare_with_main(params, args.test_set, args.trusted)
+    comparison = compare_with_main(params, args.test_set, args.trusted, args.model)
     (reports / "baseline.json").write_text(json.dumps(comparison, indent=2) + "\n")
     result = decide(
         json.loads((reports / "metrics.json").read_text()),
