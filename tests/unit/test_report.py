@@ -143,7 +143,7 @@ def test_metrics_deltas_against_main(params: Params, raw_params: dict):
     assert "Not compared" not in text
     assert (
         'The "main" column is main\'s model (`0a1b2c3d4e5f`, from `main` @ `fedcba987654`) scored on '
-        "this change's test set: like for like."
+        "this change's test set, none of whose rows it trained on: like for like."
     ) in text
     assert "| metric | main | this change | change |" in text
     assert "| **roc_auc** (gate) | 0.8000 | 0.8200 | +0.0200 |" in text
@@ -267,6 +267,32 @@ def test_charts_are_mermaid(params: Params, raw_params: dict, with_base: bool):
     assert (overlay in text) is with_base
     assert text.count("    line [") == (5 if with_base else 3)  # main's ROC and PR on the same rows
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_rows_main_trained_on_are_left_out_of_both_columns_and_curves(params: Params, raw_params: dict):
+    current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.9)
+    compared = comparison(base) | {
+        "rows": 138,
+        "excluded": 58,
+        "challenger_metrics": {"test": {"roc_auc": 0.74, "f1": 0.4}},
+        "challenger_plots": {
+            "roc": [{"fpr": x / 4, "tpr": x / 4} for x in range(5)],
+            "precision_recall": [{"recall": x / 4, "precision": 0.5} for x in range(5)],
+        },
+    }
+    gate = decide(current.metrics, compared, [], params.gate, params.validation)
+    text = render(gate, current, base, compared, MODEL_VALIDATION, provenance(True))
+    assert (
+        'The "main" and "this change" columns are main\'s model (`0a1b2c3d4e5f`, from `main` @ '
+        "`fedcba987654`) and this change's, both on the 138 rows of this change's test set main never "
+        "trained on (58 rows main trained on are left out): like for like."
+    ) in text
+    assert "| metric | main | this change | change | this change, whole test set |" in text
+    assert "| **roc_auc** (gate) | 0.9000 | 0.7400 | -0.1600 | 0.8200 |" in text
+    assert 'title "ROC (the 138 test rows main never trained on)"' in text
+    assert "    line [0.0, 0.25, 0.5, 0.75, 1.0]" in text  # this change's ROC on those rows
+    assert "on the same the 138 test rows" not in text
+    assert "main's model second, on the same 138 test rows main never trained on._" in text
 
 
 def test_same_test_set_basis_is_stated(params: Params, raw_params: dict):

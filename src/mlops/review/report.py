@@ -61,7 +61,7 @@ def render(
         _metrics(current.metrics, comparison, gate["metric"]),
         _params(current.params, base and base.params),
         _data(current, base),
-        _charts(current.plots, comparison.get("plots") or {}, task),
+        _charts(current.plots, comparison, task),
         _deepchecks([current.data_summary["deepchecks"], *model_validation.values()], current.params, prov),
         _provenance(current, prov),
     ]
@@ -81,12 +81,21 @@ def _verdict(gate: dict) -> str:
 def _metrics(current: dict, comparison: dict, gate_metric: str) -> str:
     lines = ["### Metrics (test set)", "", _basis(comparison), ""]
     base = (comparison.get("metrics") or {}).get("test") or {}
-    lines += ["| metric | main | this change | change |", "|---|---:|---:|---:|"]
-    for name, value in current["test"].items():
-        old = base.get(name)
+    # Rows main trained on left out: both models on the rows compared, and this change's whole test set.
+    subset = (comparison.get("challenger_metrics") or {}).get("test")
+    if subset is None:
+        lines += ["| metric | main | this change | change |", "|---|---:|---:|---:|"]
+    else:
+        lines += [
+            "| metric | main | this change | change | this change, whole test set |",
+            "|---|---:|---:|---:|---:|",
+        ]
+    for name, whole in current["test"].items():
+        old, value = base.get(name), whole if subset is None else subset.get(name)
         label = f"**{name}** (gate)" if name == gate_metric else name
         change = f"{round(value - old, 10) + 0.0:+.4f}" if old is not None and value is not None else "—"
-        lines.append(f"| {label} | {_num(old)} | {_num(value)} | {change} |")
+        extra = "" if subset is None else f" {_num(whole)} |"
+        lines.append(f"| {label} | {_num(old)} | {_num(value)} | {change} |{extra}")
     undefined = (current.get("undefined") or {}).get("test") or {}
     if undefined:
         lines += ["", *[f"- `{name}` is undefined (—): {why}." for name, why in undefined.items()]]
@@ -107,10 +116,18 @@ def _basis(comparison: dict) -> str:
             f'The "main" column holds the metrics committed on `{comparison["ref"]}`{commit}: '
             "same data and split, so the same test set."
         )
+    if comparison["basis"] == champion.RESCORED and comparison.get("excluded"):
+        return (
+            f'The "main" and "this change" columns are main\'s model (`{comparison["model_md5"][:12]}`, '
+            f"from `{comparison['ref']}`{commit}) and this change's, both on the {comparison['rows']:,} "
+            f"rows of this change's test set main never trained on ({comparison['excluded']:,} rows "
+            "main trained on are left out): like for like."
+        )
     if comparison["basis"] == champion.RESCORED:
         return (
             f'The "main" column is main\'s model (`{comparison["model_md5"][:12]}`, from '
-            f"`{comparison['ref']}`{commit}) scored on this change's test set: like for like."
+            f"`{comparison['ref']}`{commit}) scored on this change's test set, none of whose rows it "
+            "trained on: like for like."
         )
     return f"Not compared with main: {comparison['reason']}."
 
@@ -246,16 +263,21 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _charts(plots: dict, base_plots: dict, task: str | None) -> str:
+def _charts(plots: dict, comparison: dict, task: str | None) -> str:
     lines = ["### Charts"]
     averaged = ", micro-averaged over classes" if task == "multiclass" else ""
+    base_plots = comparison.get("plots") or {}
+    # Rows main trained on left out: this change's curves on the rows main's are drawn on.
+    curves = {**plots, **(comparison.get("challenger_plots") or {})}
+    subset = f"{comparison.get('rows', 0):,} test rows main never trained on"
+    rows = f"the {subset}" if comparison.get("challenger_plots") else "test set"
     if "roc" in plots:
         lines.append(
             _line_chart(
-                f"ROC (test set{averaged})",
+                f"ROC ({rows}{averaged})",
                 "false positive rate",
                 "true positive rate",
-                plots["roc"],
+                curves["roc"],
                 "fpr",
                 "tpr",
                 base_plots.get("roc"),
@@ -263,18 +285,19 @@ def _charts(plots: dict, base_plots: dict, task: str | None) -> str:
         )
         lines.append(
             _line_chart(
-                f"Precision-recall (test set{averaged})",
+                f"Precision-recall ({rows}{averaged})",
                 "recall",
                 "precision",
-                plots["precision_recall"],
+                curves["precision_recall"],
                 "recall",
                 "precision",
                 base_plots.get("precision_recall"),
             )
         )
         if any(base_plots.get(name) for name in ("roc", "precision_recall")):
+            on = subset if comparison.get("challenger_plots") else "rows"
             lines.append(
-                "_ROC and precision-recall: this change first, main's model second, on the same rows._"
+                f"_ROC and precision-recall: this change first, main's model second, on the same {on}._"
             )
         lines.append(
             _line_chart(
