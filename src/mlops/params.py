@@ -160,12 +160,58 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml; raise UserError naming the bad key and what is allowed."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path} not found. Run from the project root, where params.yaml lives.")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text. Save it as UTF-8 and run again.")
+    try:
+        _reject_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise UserError(f"{path} is not valid YAML ({error}). Fix the syntax and run again.")
+        raise UserError(_yaml_error(path, text, error))
     return parse_params(raw, source=str(path))
+
+
+def _yaml_error(path: Path, text: str, error: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one sentence: where, what, and the line itself."""
+    mark = getattr(error, "problem_mark", None)
+    if not isinstance(error, yaml.MarkedYAMLError) or mark is None:
+        return f"{path} is not valid YAML ({' '.join(str(error).split())}). Fix the syntax and run again."
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    lines = text.splitlines()
+    shown = lines[mark.line].split(" #")[0].strip() if mark.line < len(lines) else ""  # no comment
+    if shown:
+        where += f" ({_short(shown, 50)})"
+    context, start = error.context, error.context_mark
+    if context and start is not None and (start.line, start.column) != (mark.line, mark.column):
+        context += f" that starts at line {start.line + 1}, column {start.column + 1}"
+    problem = error.problem or "a syntax error"
+    return (
+        f"{path} is not valid YAML: at {where}, {problem}{f' ({context})' if context else ''}. Fix the "
+        "syntax there or just above it (a missing ':' or space after it, an unclosed bracket or quote, a "
+        "tab used for indentation) and run again."
+    )
+
+
+def _reject_repeated_keys(node: yaml.Node | None, path: Path, where: str = "") -> None:
+    """PyYAML keeps the last of two equal keys without a word (DVC refuses the file): name them."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _reject_repeated_keys(item, path, where)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if isinstance(key, yaml.ScalarNode) and name in seen:
+            key_path = f"{where}.{name}" if where else name
+            raise UserError(
+                f"{path} has the key {key_path} twice (lines {seen[name]} and {key.start_mark.line + 1}): "
+                "YAML keeps only one of them. Delete or rename one."
+            )
+        seen[name] = key.start_mark.line + 1
+        _reject_repeated_keys(value, path, f"{where}.{name}" if where else name)
 
 
 def parse_params(raw: object, source: str = "params.yaml") -> Params:
@@ -199,9 +245,38 @@ def _data(raw: object, where: str) -> DataParams:
     features = raw.get("features", "auto")
     if features in ("auto", None):
         raw["features"] = None
+    elif isinstance(features, dict):
+        raw["features"] = _features(features, f"{where}.features")
     else:
-        raw["features"] = _build(Features, features, f"{where}.features", to_tuple=True)
+        raise UserError(
+            f"{where}.features is {_short(features)}; it must be auto (every column of schema.yaml but the "
+            "target, id and date) or a mapping such as {numeric: [age], categorical: [plan]}."
+        )
     return _build(DataParams, raw, where)
+
+
+def _features(raw: dict[str, Any], where: str) -> Features:
+    features = _build(Features, raw, where, to_tuple=True)
+    for kind in ("numeric", "categorical"):
+        names = getattr(features, kind)
+        if not isinstance(names, tuple) or not all(isinstance(name, str) and name for name in names):
+            example = names if isinstance(names, str) and names else "age, tenure_months"
+            raise UserError(
+                f"{where}.{kind} is {_short(raw[kind])}; it must be a list of column names, e.g. [{example}]."
+            )
+    if not features.all:
+        raise UserError(
+            f"{where} lists no columns. List at least one under numeric or categorical, or set "
+            "features: auto to use every column of schema.yaml."
+        )
+    for name in features.all:
+        if features.all.count(name) > 1:
+            both = name in features.numeric and name in features.categorical
+            raise UserError(
+                f"{where} lists '{name}' {'under both numeric and categorical' if both else 'twice'}; keep "
+                "it once, under numeric for numbers or categorical for categories."
+            )
+    return features
 
 
 def _validation(raw: object, where: str) -> ValidationParams:
@@ -228,6 +303,11 @@ def _mapping(raw: object, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise UserError(f"{where} must be a mapping of keys to values, got {type(raw).__name__}.")
     return raw
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _reject_unknown(raw: dict[str, Any], allowed: dict[str, Any], where: str) -> None:
@@ -257,6 +337,7 @@ def _check_values(params: Params, source: str) -> None:
         raise UserError(f"{source}: data.path must name a .csv or .parquet file, got '{data.path}'.")
     if not isinstance(model.hyperparameters, dict):
         raise UserError(f"{source}: model.hyperparameters must be a mapping, e.g. {{max_iter: 200}}.")
+    _check_roles(data, source)
     checks = [
         (
             "split.test_size",
@@ -272,13 +353,7 @@ def _check_values(params: Params, source: str) -> None:
             _is_int(params.validation.n_samples) and params.validation.n_samples >= 100,
             "an integer of at least 100",
         ),
-        ("gate.min", gate.min, _is_number(gate.min), "a number, e.g. 0.7"),
-        (
-            "gate.max_drop",
-            gate.max_drop,
-            _is_number(gate.max_drop) and gate.max_drop >= 0,
-            "a number of at least 0, e.g. 0.02",
-        ),
+        *_gate_checks(gate),
     ]
     for key in ("blocking_checks", "skip_checks"):
         if not isinstance(getattr(params.validation, key), tuple):
@@ -286,6 +361,11 @@ def _check_values(params: Params, source: str) -> None:
         for check in getattr(params.validation, key):
             _one_of(check, DEEPCHECKS_CHECKS, f"{source}: validation.{key} entry")
     for check in params.validation.blocking_checks:
+        if check in params.validation.skip_checks:
+            raise UserError(
+                f"{source}: validation lists '{check}' in both blocking_checks and skip_checks; a skipped "
+                "check never runs, so it could never block. Remove it from one of the two lists."
+            )
         if check in NEVER_RUN:
             raise UserError(
                 f"{source}: validation.blocking_checks lists '{check}', which never runs in this pipeline: "
@@ -294,6 +374,51 @@ def _check_values(params: Params, source: str) -> None:
     for name, value, ok, expected in checks:
         if not ok:
             raise UserError(f"{source}: {name} is {value!r}; it must be {expected}.")
+
+
+def _check_roles(data: DataParams, source: str) -> None:
+    """Target, id, date and features name distinct columns (the stages would see a column twice)."""
+    roles = {
+        "data.target": data.target,
+        "data.id_column": data.id_column,
+        "data.datetime_column": data.datetime_column,
+    }
+    for key, column in roles.items():
+        if not (isinstance(column, str) and column) and (key == "data.target" or column is not None):
+            allowed = "a column name" if key == "data.target" else "a column name, or null"
+            raise UserError(f"{source}: {key} is {_short(column)}; it must be {allowed}.")
+    named = [(key, column) for key, column in roles.items() if column is not None]
+    for i, (key, column) in enumerate(named):
+        for other, same in named[:i]:
+            if same == column:
+                raise UserError(
+                    f"{source}: {other} and {key} both name '{column}'; each needs a column of its own. "
+                    f"Change one of them{'' if key == 'data.target' else ' (or set it to null)'}."
+                )
+    for key, column in named:
+        if data.features is not None and column in data.features.all:
+            raise UserError(
+                f"{source}: data.features lists '{column}', which is {key}; it cannot be a feature too. "
+                "Remove it from data.features."
+            )
+
+
+def _gate_checks(gate: GateParams) -> list[tuple[str, object, bool, str]]:
+    """gate.min within the metric's range; gate.max_drop at least 0 (and at most the whole range)."""
+    low, drop = gate.min, gate.max_drop
+    if gate.metric == "r2":  # at most 1, and any negative number
+        min_ok = _is_number(low) and low <= 1
+        min_expected = "a number of at most 1 (the best r2), e.g. 0.5"
+        drop_ok = _is_number(drop) and drop >= 0
+        drop_expected = "a number of at least 0, e.g. 0.02"
+    else:
+        min_ok = _is_number(low) and 0 <= low <= 1
+        min_expected = f"a number from 0 to 1 (the range of {gate.metric}), e.g. 0.7"
+        drop_ok = _is_number(drop) and 0 <= drop <= 1
+        drop_expected = (
+            f"a number from 0 to 1 ({gate.metric} lies in [0, 1], so 1 allows any drop), e.g. 0.02"
+        )
+    return [("gate.min", low, min_ok, min_expected), ("gate.max_drop", drop, drop_ok, drop_expected)]
 
 
 def _check_monitoring(monitoring: MonitoringParams, source: str) -> None:

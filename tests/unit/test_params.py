@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops.errors import UserError
 from mlops.params import (
@@ -111,7 +112,16 @@ def test_missing_required_key_is_named(raw_params: dict):
         ("split", "seed", True, "split.seed is True; it must be an integer"),
         ("validation", "n_samples", 10, "validation.n_samples is 10; it must be an integer of at least 100"),
         ("gate", "min", "high", "gate.min is 'high'; it must be a number"),
-        ("gate", "max_drop", -0.1, "gate.max_drop is -0.1; it must be a number of at least 0"),
+        ("gate", "max_drop", -0.1, "gate.max_drop is -0.1; it must be a number from 0 to 1 (roc_auc lies"),
+        ("gate", "max_drop", 5, "gate.max_drop is 5; it must be a number from 0 to 1"),
+        (
+            "gate",
+            "min",
+            1.5,
+            "gate.min is 1.5; it must be a number from 0 to 1 (the range of roc_auc), e.g. 0.7.",
+        ),
+        ("gate", "min", -0.2, "gate.min is -0.2; it must be a number from 0 to 1"),
+        ("gate", "min", float("nan"), "gate.min is nan; it must be a number from 0 to 1"),
         ("gate", "metric", "r2", "gate.metric (for task binary) is 'r2'"),
     ],
 )
@@ -120,6 +130,98 @@ def test_bad_values_are_rejected_with_what_is_allowed(raw_params, section, key, 
     with pytest.raises(UserError) as error:
         parse_params(raw_params)
     assert expected in str(error.value)
+
+
+def test_gate_min_for_r2_may_be_negative_but_not_above_1(raw_params: dict):
+    raw_params["data"].update(task="regression", target="monthly_charges")
+    raw_params["gate"].update(metric="r2", min=-0.5, max_drop=5)
+    assert parse_params(raw_params).gate.min == -0.5
+    raw_params["gate"]["min"] = 1.5
+    with pytest.raises(
+        UserError, match=r"gate\.min is 1\.5; it must be a number of at most 1 \(the best r2\)"
+    ):
+        parse_params(raw_params)
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        (
+            "all",
+            "data.features is 'all'; it must be auto (every column of schema.yaml but the target, id and "
+            "date) or a mapping such as {numeric: [age], categorical: [plan]}.",
+        ),
+        (
+            {"numeric": "age", "categorical": ["contract"]},
+            "data.features.numeric is 'age'; it must be a list of column names, e.g. [age].",
+        ),
+        (
+            {"numeric": ["age"], "categorical": "contract"},
+            "data.features.categorical is 'contract'; it must be a list of column names, e.g. [contract].",
+        ),
+        ({"numeric": ["age", 3]}, "data.features.numeric is ['age', 3]; it must be a list of column names"),
+        ({}, "data.features lists no columns. List at least one under numeric or categorical"),
+        ({"numeric": None, "categorical": []}, "data.features lists no columns."),
+        ({"numeric": ["age", "age"]}, "data.features lists 'age' twice; keep it once"),
+        (
+            {"numeric": ["age"], "categorical": ["age"]},
+            "data.features lists 'age' under both numeric and categorical; keep it once",
+        ),
+        (
+            {"numeric": ["age", "churned"]},
+            "data.features lists 'churned', which is data.target; it cannot be a feature too. Remove it",
+        ),
+        ({"categorical": ["customer_id"]}, "data.features lists 'customer_id', which is data.id_column;"),
+        (
+            {"categorical": ["signup_date"]},
+            "data.features lists 'signup_date', which is data.datetime_column;",
+        ),
+    ],
+)
+def test_bad_features_are_rejected(raw_params: dict, features, expected: str):
+    raw_params["data"]["features"] = features
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert f"params.yaml: {expected}" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"datetime_column": "churned"},
+            "data.target and data.datetime_column both name 'churned'; each needs a column of its own. "
+            "Change one of them (or set it to null).",
+        ),
+        ({"id_column": "churned"}, "data.target and data.id_column both name 'churned'"),
+        ({"id_column": "signup_date"}, "data.id_column and data.datetime_column both name 'signup_date'"),
+        ({"target": None}, "data.target is None; it must be a column name."),
+        (
+            {"id_column": ["customer_id"]},
+            "data.id_column is ['customer_id']; it must be a column name, or null.",
+        ),
+    ],
+)
+def test_roles_must_be_distinct_column_names(raw_params: dict, changes: dict, expected: str):
+    raw_params["data"].update(changes)
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert f"params.yaml: {expected}" in str(error.value)
+
+
+def test_explicit_features_without_the_roles_are_accepted(raw_params: dict):
+    raw_params["data"].update(features={"numeric": ["age"]}, id_column=None, datetime_column=None)
+    assert parse_params(raw_params).data.features == Features(numeric=("age",))
+
+
+def test_a_check_both_blocking_and_skipped_is_rejected(raw_params: dict):
+    raw_params["validation"]["skip_checks"] = ["Outlier Sample Detection", "Index Train Test Leakage"]
+    with pytest.raises(UserError) as error:
+        parse_params(raw_params)
+    assert str(error.value) == (
+        "params.yaml: validation lists 'Index Train Test Leakage' in both blocking_checks and skip_checks; "
+        "a skipped check never runs, so it could never block. Remove it from one of the two lists."
+    )
 
 
 def test_gate_metric_must_suit_the_task(raw_params: dict):
@@ -179,10 +281,51 @@ def test_load_params_missing_file(tmp_path):
         load_params(tmp_path / "params.yaml")
 
 
-def test_load_params_invalid_yaml(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "data: [unclosed\n",
+            "is not valid YAML: at line 2, column 1, expected ',' or ']', but got '<stream end>' (while "
+            "parsing a flow sequence that starts at line 1, column 7). Fix the syntax there or just above it",
+        ),
+        (
+            "gate:\n  metric: roc_auc\n  min 0.75\n  max_drop: 0.02\n",
+            "is not valid YAML: at line 4, column 3 ('max_drop: 0.02'), could not find expected ':' (while "
+            "scanning a simple key that starts at line 3, column 3).",
+        ),
+    ],
+)
+def test_load_params_invalid_yaml_is_one_line_with_where_and_what(tmp_path, text: str, expected: str):
     path = tmp_path / "params.yaml"
-    path.write_text("data: [unclosed\n")
-    with pytest.raises(UserError, match="not valid YAML"):
+    path.write_text(text)
+    with pytest.raises(UserError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"{path} {expected}" in message
+    assert message.endswith("and run again.")
+
+
+def test_load_params_rejects_a_repeated_key_naming_it(tmp_path, small_params_raw: dict):
+    """PyYAML would keep the last value; DVC refuses the file later with an unexpected error."""
+    text = yaml.safe_dump(small_params_raw, sort_keys=False)
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace("  min: 0.75\n", "  min: 0.75\n  min: 0.8\n"))
+    lines = path.read_text().splitlines()
+    first = lines.index("  min: 0.75") + 1
+    with pytest.raises(UserError) as error:
+        load_params(path)
+    assert str(error.value) == (
+        f"{path} has the key gate.min twice (lines {first} and {first + 1}): YAML keeps only one of them. "
+        "Delete or rename one."
+    )
+
+
+def test_load_params_rejects_a_repeated_top_level_key(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data: {}\nsplit: {}\ndata: {}\n")
+    with pytest.raises(UserError, match=r"has the key data twice \(lines 1 and 3\)"):
         load_params(path)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mlops.data.schema import (
+    Findings,
     check_frame,
     infer_schema,
     load_schema,
@@ -95,7 +96,7 @@ def test_unrecognised_separator_is_one_short_error_naming_it(tmp_path, churn, sc
     assert len(findings.errors) == 1
     assert len(message) < 400, message
     assert "\n" not in message
-    assert "14 columns (the target 'churned'; the datetime column 'signup_date'; features 'age'," in message
+    assert "15 columns named in params.yaml and schema.yaml are missing from the data;" in message
     assert "the data has a single column, 'customer_id:signup_date:age:tenure_mont…'." in message
     assert message.endswith("Its column separator was not recognised: use , or ; or tab or |.")
 
@@ -210,7 +211,7 @@ def test_unseen_category_is_a_warning(churn, schema, params):
     findings = check_frame(churn, schema, params.data)
     assert findings.errors == []
     assert len(findings.warnings) == 1
-    assert "column 'contract' has categories not seen in the schema: weekly" in findings.warnings[0]
+    assert "column 'contract' has categories not seen in the schema: 'weekly'" in findings.warnings[0]
 
 
 def test_value_out_of_range_is_a_warning(churn, schema, params):
@@ -224,7 +225,11 @@ def test_value_out_of_range_is_a_warning(churn, schema, params):
 def test_bad_dates_are_an_error(churn, schema, params):
     churn.loc[3, "signup_date"] = "not a date"
     findings = check_frame(churn, schema, params.data)
-    assert any("column 'signup_date' should hold dates" in e for e in findings.errors)
+    assert findings.errors == [
+        "column 'signup_date' (data.datetime_column in params.yaml) should hold dates but has 1 value(s) "
+        "that are not, e.g. 'not a date'. Fix those values, or set data.datetime_column to a column of "
+        "dates, or to null for a random split."
+    ]
 
 
 def test_new_column_is_a_warning(churn, schema, params):
@@ -279,3 +284,147 @@ def test_load_schema_errors(tmp_path):
     broken.write_text("- just a list\n")
     with pytest.raises(UserError, match="not a valid schema"):
         load_schema(broken)
+
+
+def test_text_column_listed_as_numeric_in_params_is_an_error(churn, schema, params):
+    """params.yaml's role decides the check, not schema.yaml's kind (categorical here)."""
+    data = dataclasses.replace(params.data, features=Features(numeric=("age", "contract")))
+    findings = check_frame(churn, schema, data)
+    assert len(findings.errors) == 1
+    error = findings.errors[0]
+    assert error.startswith(f"column 'contract' should be numeric but has {len(churn)} value(s) that are not")
+    assert error.endswith(
+        "List the column under data.features.categorical in params.yaml, or fix those values."
+    )
+
+
+def test_numbers_listed_as_categorical_are_fine(churn, schema, params):
+    data = dataclasses.replace(params.data, features=Features(categorical=("support_tickets", "plan")))
+    assert check_frame(churn, schema, data).errors == []
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (
+            "contract",
+            "column 'contract' (data.datetime_column in params.yaml) should hold dates but has 600 value(s) "
+            "that are not, e.g. '",
+        ),
+        (
+            "age",
+            "column 'age' (data.datetime_column in params.yaml) holds numbers, not dates, e.g. ",
+        ),
+    ],
+)
+def test_datetime_column_that_holds_no_dates_is_an_error(churn, schema, params, column, expected):
+    """The date check runs on the column params.yaml names, whatever kind schema.yaml gives it."""
+    features = resolve_features(schema, params.data)
+    data = dataclasses.replace(
+        params.data,
+        datetime_column=column,
+        features=Features(
+            numeric=tuple(c for c in features.numeric if c != column),
+            categorical=tuple(c for c in features.categorical if c != column),
+        ),
+    )
+    findings = check_frame(churn, schema, data)
+    assert len(findings.errors) == 1
+    assert findings.errors[0].startswith(expected)
+    assert "or to null for a random split." in findings.errors[0]
+
+
+def test_inferring_a_schema_with_a_text_datetime_column_does_not_fail(churn, params):
+    data = dataclasses.replace(params.data, datetime_column="contract")
+    assert infer_schema(churn, data)["contract"]["kind"] == "categorical"
+
+
+def test_missing_id_column_is_an_error(churn, schema, params):
+    data = dataclasses.replace(params.data, id_column="cust_id")
+    findings = check_frame(churn, schema, data)
+    assert len(findings.errors) == 1
+    assert findings.errors[0].startswith("column 'cust_id' (the id column in params.yaml) is missing")
+
+
+def test_no_features_left_in_the_schema_is_an_error(churn, params):
+    table = churn[["customer_id", "signup_date", "churned"]]
+    findings = check_frame(table, infer_schema(table, params.data), params.data)
+    assert findings.errors == [
+        "no column but the target, id and date is numeric or categorical in schema.yaml (text of more than "
+        "50 distinct values is neither), so the model would have no features. List them under "
+        "data.features in params.yaml."
+    ]
+
+
+def _decimal_commas(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame.assign(
+        **{c: frame[c].map(lambda v: f"{v:.2f}".replace(".", ","), na_action="ignore") for c in columns}
+    )
+
+
+def test_decimal_comma_columns_are_one_finding_naming_them(churn, params):
+    columns = ["age", "tenure_months", "monthly_charges", "total_charges", "support_tickets"]
+    churn = _decimal_commas(churn, columns)
+    findings = check_frame(churn, infer_schema(churn, params.data), params.data)
+    assert len(findings.errors) == 1
+    error = findings.errors[0]
+    assert error.startswith(
+        "5 columns ('age', 'tenure_months', 'monthly_charges', 'total_charges', 'support_tickets') should be "
+        "numeric but hold text: '"
+    )
+    assert error.count("has a comma") == 1
+    assert len(error) < 450, error
+
+
+def test_many_columns_of_text_in_numbers_make_one_short_message(churn, params):
+    """23 columns of decimal commas plus 30 columns of text where numbers belong: two findings."""
+    wide = pd.concat(
+        [churn[["churned"]]]
+        + [churn[["monthly_charges"]].rename(columns={"monthly_charges": f"price_{i}"}) for i in range(23)]
+        + [churn[["age"]].rename(columns={"age": f"count_{i}"}) for i in range(30)],
+        axis=1,
+    )
+    data = dataclasses.replace(params.data, id_column=None, datetime_column=None)
+    schema = infer_schema(wide, data)
+    wide = _decimal_commas(wide, [f"price_{i}" for i in range(23)])
+    for i in range(30):
+        wide[f"count_{i}"] = wide[f"count_{i}"].astype(object)
+        wide.loc[0, f"count_{i}"] = "x" * 500  # a long cell is cut short too
+    findings = check_frame(wide, schema, data)
+    assert len(findings.errors) == 2
+    with pytest.raises(UserError) as error:
+        raise_if_errors(findings, "data/churn.csv")
+    message = str(error.value)
+    assert "\n" not in message
+    assert len(message) < 2000, message
+    assert "23 columns ('price_0', 'price_1'," in message
+    assert message.count("has a comma") == 1
+
+
+def test_rows_differing_only_in_the_id_are_one_row_for_a_random_split(churn, schema, params):
+    """The split keeps rows with identical features together, so they count once (as split does)."""
+    data = dataclasses.replace(params.data, datetime_column=None, task="multiclass")
+    churn.loc[1] = churn.loc[0]
+    churn.loc[1, "customer_id"] = "a copy"
+    churn.loc[[0, 1], "churned"] = 2
+    findings = check_frame(churn, schema, data)
+    assert findings.errors == [
+        "the target 'churned' has 1 class(es) with a single distinct row ('2'; rows whose features are all "
+        "the same count once), but the random split (data.datetime_column is null) needs at least 2 rows "
+        "of each class. Add rows of those classes, drop those rows, or merge those classes into others."
+    ]
+
+
+def test_raise_if_errors_shows_as_many_findings_as_fit_and_counts_the_rest():
+    findings = Findings(
+        errors=[f"column 'c{i}' has no values at all. Fill it." + " x" * 60 for i in range(40)]
+    )
+    with pytest.raises(UserError) as error:
+        raise_if_errors(findings, "data/churn.csv")
+    message = str(error.value)
+    assert message.startswith("data/churn.csv breaks the data contract: (1) column 'c0' has no values")
+    assert len(message) < 1200, message
+    shown = message.count("has no values")
+    assert message.endswith(
+        f" … and {40 - shown} more problem(s) like these; fix these and run again to see them."
+    )

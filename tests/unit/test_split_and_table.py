@@ -130,6 +130,18 @@ def test_read_table_reads_a_decimal_comma_only_when_unambiguous(tmp_path: Path, 
     assert read_table(path)["price"].iloc[0] == kept_as_text
 
 
+@pytest.mark.parametrize(
+    ("late_row", "expected"),
+    [("9;22,37", 22.37), ("9;22,37\n10;1.5", "22,37")],  # a decimal point later on: still ambiguous
+    ids=["decimal-commas", "and-a-decimal-point"],
+)
+def test_read_table_finds_decimal_commas_after_the_first_lines(tmp_path: Path, late_row: str, expected):
+    """The first lines hold whole numbers only: the rest of the file decides, by the same rule."""
+    path = tmp_path / "t.csv"
+    path.write_text("id;price\n" + "".join(f"{i};{i % 50}\n" for i in range(300)) + late_row + "\n")
+    assert read_table(path)["price"].iloc[300] == expected
+
+
 def test_read_table_keeps_commas_in_a_semicolon_header(tmp_path: Path):
     path = tmp_path / "t.csv"
     path.write_text("price, EUR;qty\n3,5;2\n10;4\n")

@@ -2,7 +2,8 @@
 
 A CSV's column separator (, ; tab |) is read from its first rows, and so is a decimal comma: with a
 separator other than a comma, numbers like 3,5 and none like 3.5 mean the file uses decimal commas.
-Only those first rows are parsed in Python; pandas' C parser reads the whole file.
+Only those first rows are parsed in Python; pandas' C parser reads the whole file. When the first
+rows hold whole numbers only, the whole file read as text decides the decimal comma the same way.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def _read_csv(path: Path) -> pd.DataFrame:
     found = sniff_csv(path)
     _raise_if_duplicates(path, found.header)
-    return pd.read_csv(path, sep=found.sep, decimal=found.decimal, encoding=found.encoding)
+    frame = pd.read_csv(path, sep=found.sep, decimal=found.decimal, encoding=found.encoding)
+    if found.sep != "," and found.decimal == "." and _decimal_commas(frame):
+        frame = pd.read_csv(path, sep=found.sep, decimal=",", encoding=found.encoding)
+    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -123,6 +127,19 @@ def _decimal(rows: list[list[str]], sep: str) -> str:
     commas = any(DECIMAL_COMMA.fullmatch(f) and not THOUSANDS_COMMA.fullmatch(f) for f in fields)
     points = any(DECIMAL_POINT.fullmatch(f) for f in fields)
     return "," if commas and not points else "."
+
+
+def _decimal_commas(frame: pd.DataFrame) -> bool:
+    """_decimal's rule on the whole table read with decimal points: a field with a decimal comma
+    (left as text) and no number with a decimal point (read as a number with a fraction)."""
+    fractions = any(
+        (frame[c].dropna() % 1 != 0).any() for c in frame.columns if pd.api.types.is_float_dtype(frame[c])
+    )
+    if fractions:
+        return False
+    texts = frame.select_dtypes(include=["object", "string"])
+    fields = [str(field) for column in texts for field in texts[column].dropna().unique()]
+    return _decimal([fields], ";") == ","
 
 
 def _raise_if_duplicates(path: Path, names: Iterable[str]) -> None:
