@@ -9,6 +9,7 @@ that the restored dvc.lock records. The user's data itself is never touched.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +65,9 @@ def restore(saved: Saved) -> None:
             if file.is_file() and file not in saved.files:
                 file.unlink()
     for path, data in saved.files.items():
-        if data is None:
+        if data is None and path.is_dir():  # a folder the failed run created (reports/timings)
+            shutil.rmtree(path)
+        elif data is None:
             path.unlink(missing_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)

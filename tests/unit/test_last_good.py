@@ -38,3 +38,14 @@ def test_a_kept_directory_comes_back_exactly(tmp_path: Path):
     assert sorted(p.name for p in plots.iterdir()) == ["empty.json", "roc.json"]
     assert (plots / "roc.json").read_text() == "[1]"
     assert (plots / "empty.json").read_bytes() == b""
+
+
+def test_a_folder_absent_before_the_run_is_removed(tmp_path: Path):
+    timings = tmp_path / "reports" / "timings"
+    saved = snapshot([timings])
+
+    timings.mkdir(parents=True)
+    (timings / "train.json").write_text("{}")
+    restore(saved)
+
+    assert not timings.exists()

@@ -45,8 +45,8 @@ def random_split(
         )
     except ValueError as error:
         raise UserError(
-            f"Cannot split the data into train and test sets: {error}. Add rows for the rarest "
-            "class, or change split.test_size in params.yaml. (Rows with identical features count "
+            f"Cannot split the data into train and test sets: {str(error).rstrip('.')}. Add rows for "
+            "the rarest class, or change split.test_size in params.yaml. (Rows with identical features count "
             "once: the split keeps them on the same side.)"
         )
     return frame.iloc[with_group(groups, train)], frame.iloc[with_group(groups, test)]
