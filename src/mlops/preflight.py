@@ -30,7 +30,8 @@ def ensure_data(params: Params, repo: Repo) -> str:
     path = Path(params.data.path)
     if path.exists():
         if _modified(repo):
-            return "data differs from data.dvc: run `dvc add data` and commit data.dvc to track it"
+            # `dvc repro` tracks it: data.dvc is a stage of the pipeline.
+            return "data differs from data.dvc: this run tracks it there; commit data.dvc with dvc.lock"
         return "data present and matching data.dvc"
     if has_remote(repo):
         try:
