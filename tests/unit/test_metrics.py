@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,91 @@ def test_one_class_in_a_binary_test_set_gives_none_not_an_error():
     assert metrics.why_undefined("binary", ["no", "no"], ["no", "yes"]).startswith(
         "the set has no rows of class 'yes'"
     )
+
+
+def _binary_scores(y_true: list[str]):
+    """Metrics and reason for a binary 'no'/'yes' model on these labels; one row predicted 'yes'."""
+    classes = np.array(["no", "yes"])
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.9, 0.1], [0.6, 0.4]])[: len(y_true)]
+    y_pred = classes[proba.argmax(axis=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UndefinedMetricWarning (or any other) reaches stderr
+        scores = metrics.compute_metrics("binary", np.array(y_true), y_pred, proba, classes)
+        plots = metrics.classification_plots(np.array(y_true), proba, classes)
+    return scores, plots, metrics.why_undefined("binary", y_true, classes)
+
+
+def test_a_set_without_positives_defines_no_positive_class_metric():
+    """Not the 0.0 scikit-learn returns: a gate on f1 must say the class is missing."""
+    scores, plots, why = _binary_scores(["no", "no", "no", "no"])
+    undefined = {"roc_auc", "average_precision", "f1", "precision", "recall", "balanced_accuracy"}
+    assert {name for name, value in scores.items() if value is None} == undefined
+    assert scores["accuracy"] == 0.75 and scores["log_loss"] > 0 and scores["brier"] > 0
+    assert why == "the set has no rows of class 'yes' (the model knows 2 classes)"
+    assert plots["roc"] == plots["precision_recall"] == []
+    assert sum(row["count"] for row in plots["calibration"]) == 4
+
+
+def test_a_set_without_negatives_still_measures_how_many_positives_are_found():
+    scores, plots, why = _binary_scores(["yes", "yes", "yes", "yes"])
+    # Precision and average precision would be 1 whatever the model did; ROC and balanced accuracy
+    # need both classes.
+    undefined = {"roc_auc", "average_precision", "precision", "balanced_accuracy"}
+    assert {name for name, value in scores.items() if value is None} == undefined
+    assert scores["recall"] == 0.25 and scores["f1"] == 0.4
+    assert why == "the set has no rows of class 'no' (the model knows 2 classes)"
+    assert plots["roc"] == plots["precision_recall"] == []
+
+
+def test_macro_averages_over_a_class_absent_from_the_set_are_undefined():
+    classes = np.array(["a", "b", "c"])
+    y_true = np.array(["a", "b", "a", "b"])
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.3, 0.2, 0.5], [0.3, 0.6, 0.1]])
+    scores = metrics.compute_metrics("multiclass", y_true, classes[proba.argmax(axis=1)], proba, classes)
+    assert {name for name, value in scores.items() if value is None} == {
+        "f1_macro",
+        "balanced_accuracy",
+        "roc_auc_ovr",
+    }
+    assert scores["accuracy"] == 0.75 and scores["log_loss"] > 0
+    plots = metrics.classification_plots(y_true, proba, classes)
+    assert len(plots["roc"]) == len(plots["precision_recall"]) == len(metrics.GRID)  # micro-averaged
+
+
+def test_a_class_the_model_never_saw_is_named_and_counted():
+    classes = np.array(["fog", "rain", "sun"])
+    y_true = np.array(["rain", "sun", "snow", "fog", "snow"])
+    proba = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.2, 0.7, 0.1], [0.6, 0.2, 0.2], [0.1, 0.2, 0.7]])
+    y_pred = classes[proba.argmax(axis=1)]
+    scores = metrics.compute_metrics("multiclass", y_true, y_pred, proba, classes)
+    assert scores["roc_auc_ovr"] is None and scores["log_loss"] is None
+    assert scores["accuracy"] == 0.6
+    assert metrics.why_undefined("multiclass", y_true, classes) == (
+        "the set has class 'snow', which the training set lacks"
+    )
+    assert metrics.why_undefined("multiclass", np.delete(y_true, 3), classes) == (
+        "the set has no rows of class 'fog' (the model knows 3 classes), and it has class 'snow', "
+        "which the training set lacks"
+    )
+    confusion = metrics.confusion(y_true, y_pred, classes)
+    assert confusion["labels"] == ["fog", "rain", "sun", "snow"]
+    assert confusion["matrix"][-1] == [0, 1, 1, 0]  # the 'snow' rows, predicted 'rain' and 'sun'
+    assert sum(map(sum, confusion["matrix"])) == len(y_true)
+
+
+def test_evaluate_says_why_metrics_and_curves_are_undefined(params, churn):
+    """A test set without churners: null metrics and empty curves, each with the reason."""
+    from mlops.data.schema import infer_schema, resolve_features
+    from mlops.pipeline.evaluate import evaluate
+    from mlops.pipeline.train import train
+
+    features = resolve_features(infer_schema(churn, params.data), params.data)
+    model = train(churn.iloc[:500], features, params)
+    test = churn.iloc[500:].assign(churned=0)
+    result = evaluate(model, churn.iloc[:500], test, params)
+    why = "the set has no rows of class '1' (the model knows 2 classes)"
+    assert result["metrics"]["test"]["f1"] is None
+    assert result["metrics"]["undefined"]["test"]["f1"] == why
+    assert result["metrics"]["undefined"]["plots"] == {"roc": why, "precision_recall": why}
+    assert result["plots"]["roc"] == result["plots"]["precision_recall"] == []
+    assert "train" not in result["metrics"]["undefined"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mlops.params import NEVER_RUN, DataParams, ValidationParams
 
 if TYPE_CHECKING:
@@ -39,15 +41,34 @@ LEAKAGE_PPS = {"binary": 0.99, "multiclass": 0.99, "regression": 0.95}
 PPS_CHANGE_WARNING = 0.2
 
 # Train Test Samples Mix fails when more test rows repeat a training row (features and target) than
-# this share plus the share of training rows that repeat one another: rows of a few distinct values
-# repeat naturally (in a table of categories, 82% of test rows were in train, and 82% of training
-# rows repeated another), while records entered again later are repeats the training set lacks.
+# the share of training rows that repeat one another, by more than chance explains: rows of a few
+# distinct values repeat naturally (in a table of categories, 82% of test rows were in train, and 82%
+# of training rows repeated another), while records entered again later are repeats the training set
+# lacks. Chance: the two shares are measured on samples, so their difference varies: by 4.4 points
+# (SD) over random time splits of a healthy table where 30% of rows repeat another, with 170 test
+# rows, and a fixed 5-point margin failed 13% of those splits. The allowance is the larger of
+# SAMPLES_MIX_MARGIN and SAMPLES_MIX_Z standard errors of a difference of two shares (pooled, as in a
+# two-proportion test). Over 100,000 random time splits each of three healthy tables where 10% to 32%
+# of rows repeat another, with 60 to 170 test rows, 2 to 8 failed; a test set with half its rows
+# copied from training rows still failed every time, and one with 30% copied 68% to 88% of the time.
 SAMPLES_MIX_MARGIN = 0.05
+SAMPLES_MIX_Z = 5.0
+
+# Checks that raise when the test set has a class the model never saw: Deepchecks looks its labels up
+# among the model's classes.
+NEED_KNOWN_CLASSES = ("Weak Segments Performance", "Calibration Score")
 
 
-def samples_mix_allowed(train: pd.DataFrame, columns: list[str]) -> float:
-    """The share of test rows that may repeat a training row, given how often training rows repeat."""
-    return SAMPLES_MIX_MARGIN + float(train[columns].duplicated(keep=False).mean())
+def samples_mix_allowed(train: pd.DataFrame, columns: list[str], test_rows: int) -> float:
+    """The largest share of the test set's rows that may repeat a training row, given how often
+    training rows repeat one another and how many rows each set has (see SAMPLES_MIX_Z)."""
+    repeats = float(train[columns].duplicated(keep=False).mean())
+    test_rows, train_rows = max(test_rows, 1), max(len(train), 1)
+    # Deepchecks measures count / test_rows, so the allowed share is one of these.
+    share = np.arange(test_rows + 1) / test_rows
+    pooled = (share * test_rows + repeats * train_rows) / (test_rows + train_rows)
+    noise = SAMPLES_MIX_Z * np.sqrt(pooled * (1 - pooled) * (1 / test_rows + 1 / train_rows))
+    return float(share[share - repeats <= np.maximum(SAMPLES_MIX_MARGIN, noise)].max())
 
 
 def skipped(data: DataParams, validation: ValidationParams) -> dict[str, str]:
@@ -64,6 +85,17 @@ def skipped(data: DataParams, validation: ValidationParams) -> dict[str, str]:
     return reasons
 
 
+def skipped_for_new_classes(new_classes: list) -> dict[str, str]:
+    """The checks that cannot run on a test set with classes the model never saw, with the reason."""
+    if not new_classes:
+        return {}
+    listed = ", ".join(f"'{c}'" for c in new_classes)
+    return dict.fromkeys(
+        NEED_KNOWN_CLASSES,
+        f"the test set has class {listed}, which the training set lacks (New Label Train Test reports it)",
+    )
+
+
 def unblock(check: str) -> str:
     """How to accept a blocking check's failure: the last sentence of every remedy."""
     return f"To accept it, remove '{check}' from validation.blocking_checks in params.yaml."
@@ -72,9 +104,9 @@ def unblock(check: str) -> str:
 REMEDIES = {
     "Train Test Samples Mix": (
         "More test rows repeat a training row (same features and target) than training rows repeat one "
-        "another, so the test score partly measures memory. The random split keeps identical rows on one "
-        "side, so with a time split (data.datetime_column) records were entered again at later dates: "
-        "keep one row per record. "
+        "another, by more than chance explains, so the test score partly measures memory. The random "
+        "split keeps identical rows on one side, so with a time split (data.datetime_column) records "
+        "were entered again at later dates: keep one row per record. "
     ),
     "New Label Train Test": (
         "The test set has target classes the training set lacks, which the model cannot predict. Add "

@@ -23,24 +23,30 @@ SAMPLE_ROWS = 3
 
 
 def evaluate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, params: Params) -> dict[str, Any]:
-    """Metrics on both sets, and plot data on the test set."""
+    """Metrics on both sets, and plot data on the test set.
+
+    Metrics and curves the set does not define are null (never NaN, so metrics.json stays valid
+    JSON); metrics.json's "undefined" block says why: by set for metrics ({"test": {metric: why}}),
+    and under "plots" for the test set's curves ({"roc": why, "precision_recall": why}).
+    """
     task, target = params.data.task, params.data.target
     classes = getattr(model, "classes_", None)
-    scores, plots = {}, {}
-    undefined = {}
+    known = classes if classes is not None else []
+    scores, undefined = {}, {}
     for name, frame in (("train", train), ("test", test)):
         y_pred, proba = predict(model, frame)
         scores[name] = metrics.compute_metrics(task, frame[target], y_pred, proba, classes)
         if missing := [metric for metric, value in scores[name].items() if value is None]:
-            why = metrics.why_undefined(task, frame[target], classes if classes is not None else [])
-            undefined[name] = dict.fromkeys(missing, why)
-    if undefined:  # metrics.json stays valid JSON (null, never NaN), and says why
-        scores["undefined"] = undefined
+            undefined[name] = dict.fromkeys(missing, metrics.why_undefined(task, frame[target], known))
     if task == "regression":
         plots = metrics.regression_plots(test[target], y_pred)
     else:
         plots = metrics.classification_plots(test[target], proba, classes)
         plots["confusion_matrix"] = metrics.confusion(test[target], y_pred, classes)
+        if curves := [curve for curve in metrics.CURVES if not plots[curve]]:
+            undefined["plots"] = dict.fromkeys(curves, metrics.why_undefined(task, test[target], known))
+    if undefined:
+        scores["undefined"] = undefined
     return {"metrics": scores, "plots": plots}
 
 

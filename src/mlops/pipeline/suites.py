@@ -15,6 +15,7 @@ import pandas as pd
 
 from mlops.params import DataParams, Features
 from mlops.pipeline import checks
+from mlops.pipeline.model import category_text
 
 SKIPPED = "Not run on purpose: "  # starts the lines run_suite adds to a result's extra_info
 
@@ -45,13 +46,26 @@ def make_dataset(frame: pd.DataFrame, features: Features, data: DataParams, name
     tabular = deepchecks_tabular()
     roles = [c for c in (data.id_column, data.datetime_column) if c in frame.columns]
     return tabular.Dataset(
-        frame[roles + list(features.all) + [data.target]],
+        _without_bool_features(frame[roles + list(features.all) + [data.target]], features),
         label=data.target,
         index_name=data.id_column if data.id_column in roles else None,
         datetime_name=data.datetime_column if data.datetime_column in roles else None,
         cat_features=list(features.categorical),
         label_type="regression" if data.task == "regression" else f"{data.task}",
         dataset_name=name,
+    )
+
+
+def _without_bool_features(frame: pd.DataFrame, features: Features) -> pd.DataFrame:
+    """True/False features as the model reads them: text where categorical, else 0/1.
+
+    Deepchecks' imputers refuse dtype bool (Unused Features: "SimpleImputer does not support data
+    with dtype bool").
+    """
+    bools = [c for c in features.all if pd.api.types.is_bool_dtype(frame[c])]
+    categorical = set(features.categorical)
+    return frame.assign(
+        **{c: category_text(frame[c]) if c in categorical else frame[c].astype("float64") for c in bools}
     )
 
 

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
 from mlops.params import Features, Params, load_params
-from mlops.pipeline import checks, suites
+from mlops.pipeline import checks, metrics, suites
 from mlops.pipeline.model import predict
 from mlops.timings import timed
 
@@ -28,11 +28,13 @@ def validate(
 ) -> dict:
     """Run both suites with the model's own predictions; return {suite name: result}."""
     n, seed, task = params.validation.n_samples, params.model.seed, params.data.task
+    target = params.data.target
+    # Disjoint indexes, or Deepchecks renames them and warns (it aligns predictions by index). The test
+    # set's index starts at 0: on a test set of one class, Simple Model Comparison looks its first
+    # label up as label 0 (a KeyError otherwise).
+    test = test.sample(min(n, len(test)), random_state=seed).reset_index(drop=True)
     train = train.sample(min(n, len(train)), random_state=seed)
-    test = test.sample(min(n, len(test)), random_state=seed)
-    # Disjoint indexes, or Deepchecks renames them and warns (it aligns predictions by index).
-    train = train.reset_index(drop=True)
-    test = test.set_axis(range(len(train), len(train) + len(test)))
+    train = train.set_axis(range(len(test), len(test) + len(train)))
     (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
         predict(model, train),
         predict(model, test),
@@ -44,14 +46,15 @@ def validate(
         "y_pred_train": y_pred_train,
         "y_pred_test": y_pred_test,
     }
+    skip = checks.skipped(params.data, params.validation)
     if y_proba_train is not None:
         inputs.update(
             y_proba_train=y_proba_train,
             y_proba_test=y_proba_test,
             model_classes=list(model.classes_),
         )
-    skip = checks.skipped(params.data, params.validation)
-    mix = checks.samples_mix_allowed(train, [*features.all, params.data.target])
+        skip |= checks.skipped_for_new_classes(metrics.unseen_classes(test[target], model.classes_))
+    mix = checks.samples_mix_allowed(train, [*features.all, target], len(test))
     return {
         "train_test_validation": suites.run_suite(
             suites.train_test_validation(task, n, seed, mix), skip, **inputs
