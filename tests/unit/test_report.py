@@ -408,6 +408,22 @@ def test_multiclass_curves_say_they_are_micro_averaged(params: Params, raw_param
     text = report(params, snapshot(raw_params, 0.82), None)
     assert 'title "ROC (test set, micro-averaged over classes)"' in text
     assert 'title "Precision-recall (test set, micro-averaged over classes)"' in text
+    assert 'title "Calibration of the top label: how often the most likely class is right' in text
+
+
+def test_curves_a_test_set_does_not_define_are_one_sentence_not_empty_charts(
+    params: Params, raw_params: dict
+):
+    current, base = snapshot(raw_params, 0.82), snapshot(copy.deepcopy(raw_params), 0.8)
+    why = "the set has no rows of class 'yes' (the model knows 2 classes)"
+    current.plots.update(roc=[], precision_recall=[])
+    current.metrics["undefined"] = {"plots": {"roc": why, "precision_recall": why}}
+    text = report(params, current, base)
+    assert "ROC (test set)" not in text and "Precision-recall (test set)" not in text
+    assert "line []" not in text
+    assert f"_No ROC or precision-recall chart: both are undefined on this test set: {why}._" in text
+    assert "main's model second" not in text  # no overlay caption without the charts
+    assert text.count("xychart-beta") == 2  # calibration and feature importance
 
 
 def test_undefined_metric_is_a_dash_with_its_reason(params: Params, raw_params: dict):

@@ -61,10 +61,15 @@ def decide(
 def _minimum(value: float | None, gate: GateParams, metrics: dict[str, Any]) -> dict[str, Any]:
     if value is None:
         why = (metrics.get("undefined") or {}).get("test", {}).get(gate.metric, "it could not be computed")
+        fix = (
+            "add training rows of that class (with a time split: older ones)"
+            if "which the training set lacks" in why
+            else "change the split so that the test set holds every class"
+        )
         return _reason(
             False,
             f"test {gate.metric} is undefined: {why}. Set gate.metric in params.yaml to a metric this "
-            "test set defines, or change the split so that the test set holds every class.",
+            f"test set defines, or {fix}.",
         )
     passed = value >= gate.min
     return _reason(passed, f"test {gate.metric} {value:.4f} {'≥' if passed else '<'} minimum {gate.min}")

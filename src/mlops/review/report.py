@@ -61,7 +61,7 @@ def render(
         _metrics(current.metrics, comparison, gate["metric"]),
         _params(current.params, base and base.params),
         _data(current, base),
-        _charts(current.plots, comparison, task),
+        _charts(current.plots, comparison, task, (current.metrics.get("undefined") or {}).get("plots") or {}),
         _deepchecks([current.data_summary["deepchecks"], *model_validation.values()], current.params, prov),
         _provenance(current, prov),
     ]
@@ -263,13 +263,17 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _charts(plots: dict, comparison: dict, task: str | None) -> str:
+CURVE_NAMES = {"roc": "ROC", "precision_recall": "precision-recall"}
+
+
+def _charts(plots: dict, comparison: dict, task: str | None, undefined: dict[str, str]) -> str:
+    """Mermaid charts of the plots evaluate wrote; ``undefined``: why a curve is empty on this set."""
     lines = ["### Charts"]
     averaged = ", micro-averaged over classes" if task == "multiclass" else ""
     base_plots = comparison.get("plots") or {}
     # Rows main trained on left out: this change's curves on the rows main's are drawn on.
-    curves = {**plots, **(comparison.get("challenger_plots") or {})}
-    subset = f"{comparison.get('rows', 0):,} test rows main never trained on"
+    curves = {**plots, **{k: v for k, v in (comparison.get("challenger_plots") or {}).items() if v}}
+    subset = f"{comparison.get('rows') or 0:,} test rows main never trained on"
     rows = f"the {subset}" if comparison.get("challenger_plots") else "test set"
     if "roc" in plots:
         lines.append(
@@ -294,14 +298,17 @@ def _charts(plots: dict, comparison: dict, task: str | None) -> str:
                 base_plots.get("precision_recall"),
             )
         )
-        if any(base_plots.get(name) for name in ("roc", "precision_recall")):
+        if any(base_plots.get(name) and curves.get(name) for name in CURVE_NAMES):
             on = subset if comparison.get("challenger_plots") else "rows"
             lines.append(
                 f"_ROC and precision-recall: this change first, main's model second, on the same {on}._"
             )
+        lines.append(_undefined_curves([name for name in CURVE_NAMES if not curves.get(name)], undefined))
         lines.append(
             _line_chart(
-                "Calibration: observed rate per predicted-probability bin",
+                "Calibration of the top label: how often the most likely class is right, per confidence bin"
+                if task == "multiclass"
+                else "Calibration: observed rate per predicted-probability bin",
                 "bin",
                 "observed",
                 plots["calibration"],
@@ -343,10 +350,20 @@ def _charts(plots: dict, comparison: dict, task: str | None) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+def _undefined_curves(names: list[str], undefined: dict[str, str]) -> str:
+    """One sentence for the curves this test set does not define, with evaluate's reason."""
+    if not names:
+        return ""
+    why = undefined.get(names[0], "")
+    if len(names) == 2:
+        return f"_No ROC or precision-recall chart: both are undefined on this test set: {why}._"
+    return f"_No {CURVE_NAMES[names[0]]} chart: it is undefined on this test set: {why}._"
+
+
 def _line_chart(
     title: str, x_title: str, y_title: str, rows: list, x: str, y: str, base_rows: list | None
 ) -> str:
-    if any(r[y] is None for r in rows):  # undefined on this set (see metrics.json "undefined")
+    if not rows or any(r[y] is None for r in rows):  # undefined on this set (metrics.json "undefined")
         return ""
     labels = ", ".join(f'"{r[x]}"' for r in rows)
     series = [f"    line [{', '.join(str(r[y]) for r in rows)}]"]
