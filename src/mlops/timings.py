@@ -23,4 +23,7 @@ def timed(stage: str, directory: Path = TIMINGS_DIR) -> Iterator[None]:
 
 def read_timings(directory: Path = TIMINGS_DIR) -> dict[str, float]:
     """Seconds per stage, for stages that have run here."""
-    return {path.stem: json.loads(path.read_text())["seconds"] for path in sorted(directory.glob("*.json"))}
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))["seconds"]
+        for path in sorted(directory.glob("*.json"))
+    }

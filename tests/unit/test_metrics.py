@@ -236,3 +236,12 @@ def test_evaluate_says_why_metrics_and_curves_are_undefined(params, churn):
     assert result["metrics"]["undefined"]["plots"] == {"roc": why, "precision_recall": why}
     assert result["plots"]["roc"] == result["plots"]["precision_recall"] == []
     assert "train" not in result["metrics"]["undefined"]
+
+
+def test_committed_json_keeps_non_ascii_names_readable(tmp_path):
+    from mlops.pipeline.evaluate import write_json
+
+    path = tmp_path / "plots" / "feature_importance.json"
+    write_json(path, [{"feature": "年齢", "importance": 0.1}])
+
+    assert '"feature": "年齢"' in path.read_text(encoding="utf-8")

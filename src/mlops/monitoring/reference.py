@@ -56,7 +56,9 @@ def load_reference(paths: Paths, params: Params) -> Reference:
     schema = load_schema(paths.schema)
     features = resolve_features(schema, params.data)
     train = _read(paths.train, lambda p: pd.read_parquet(p), "the training data")
-    metrics = _read(paths.metrics, lambda p: json.loads(p.read_text()), "the test-set metrics")
+    metrics = _read(
+        paths.metrics, lambda p: json.loads(p.read_text(encoding="utf-8")), "the test-set metrics"
+    )
     target, task = params.data.target, params.data.task
     reference = Reference(
         task=task,

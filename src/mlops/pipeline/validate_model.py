@@ -73,7 +73,7 @@ def main() -> None:
         params = load_params()
         features = resolve_features(load_schema(args.schema), params.data)
         importance = (
-            pd.DataFrame(json.loads(args.importance.read_text()))
+            pd.DataFrame(json.loads(args.importance.read_text(encoding="utf-8")))
             .set_index("feature")["importance"]
             .clip(lower=0)
         )
@@ -85,9 +85,8 @@ def main() -> None:
             features,
             params,
         )
-        args.summary.write_text(
-            json.dumps({name: suites.summarize(r) for name, r in results.items()}, indent=2) + "\n"
-        )
+        summaries = {name: suites.summarize(r) for name, r in results.items()}
+        args.summary.write_text(json.dumps(summaries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for name, result in results.items():
             suites.save_html(result, args.html_dir / f"{name}.html")
 

@@ -29,7 +29,7 @@ def title(gate: dict) -> str:
 def main() -> None:
     if not GATE.is_file():
         raise UserError(f"{GATE} is missing: run `make run` first; the title comes from the gate's verdict.")
-    print(title(json.loads(GATE.read_text())))
+    print(title(json.loads(GATE.read_text(encoding="utf-8"))))
 
 
 if __name__ == "__main__":

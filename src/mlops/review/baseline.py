@@ -48,5 +48,5 @@ def is_dirty() -> bool:
 
 
 def _git(*args: str) -> str | None:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    result = subprocess.run(["git", *args], capture_output=True, text=True, encoding="utf-8", check=False)
     return result.stdout.strip() if result.returncode == 0 else None

@@ -151,18 +151,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params()
     reports = args.reports
-    summaries = [json.loads((reports / "data_validation.json").read_text())["deepchecks"]]
-    summaries += json.loads((reports / "model_validation.json").read_text()).values()
+    summaries = [json.loads((reports / "data_validation.json").read_text(encoding="utf-8"))["deepchecks"]]
+    summaries += json.loads((reports / "model_validation.json").read_text(encoding="utf-8")).values()
     comparison = compare_with_main(params, args.test_set, args.trusted, args.model)
-    (reports / "baseline.json").write_text(json.dumps(comparison, indent=2) + "\n")
+    (reports / "baseline.json").write_text(
+        json.dumps(comparison, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     result = decide(
-        json.loads((reports / "metrics.json").read_text()),
+        json.loads((reports / "metrics.json").read_text(encoding="utf-8")),
         comparison,
         summaries,
         params.gate,
         params.validation,
     )
-    (reports / "gate.json").write_text(json.dumps(result, indent=2) + "\n")
+    (reports / "gate.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"Gate: {result['verdict'].upper()}")
     for reason in result["reasons"]:
         print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['text']}")

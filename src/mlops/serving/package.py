@@ -56,7 +56,7 @@ def lineage(data_dvc: Path, metrics: Path) -> tuple[dict[str, str], dict[str, An
     """Labels (commit, data hash) and metadata (metrics) for the model of this checkout."""
     data_md5 = yaml.safe_load(data_dvc.read_text())["outs"][0]["md5"]
     labels = {"commit": git_commit(), "data_md5": data_md5}
-    return labels, {"metrics": json.loads(metrics.read_text())}
+    return labels, {"metrics": json.loads(metrics.read_text(encoding="utf-8"))}
 
 
 def git_commit() -> str:
