@@ -451,3 +451,15 @@ def test_links_the_ci_run_that_holds_the_html_reports(params: Params, raw_params
         "(`data_integrity.html`, `train_test_validation.html`, `model_evaluation.html`): in `reports/`."
         in local
     )
+
+
+def test_train_set_gap_is_called_overfitting_only_when_large(params: Params, raw_params: dict):
+    close = report(params, snapshot(raw_params, 0.82), None)
+    assert "Train-set roc_auc: 0.8600, +0.0400 against the test set." in close
+    far = snapshot(raw_params, 0.82)
+    far.metrics["train"]["roc_auc"] = 0.99
+    text = report(params, far, None)
+    assert (
+        "Train-set roc_auc: 0.9900, +0.1700 against the test set (a gap this large suggests overfitting)."
+        in text
+    )

@@ -20,6 +20,8 @@ from mlops.review.gate import FAILING
 from mlops.timings import read_timings
 
 HTML_REPORTS = ("data_integrity", "train_test_validation", "model_evaluation")
+# A train-test gap of the gate metric past this is called out as a sign of overfitting.
+OVERFIT_GAP = 0.05
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,15 @@ def _metrics(current: dict, comparison: dict, gate_metric: str) -> str:
     undefined = (current.get("undefined") or {}).get("test") or {}
     if undefined:
         lines += ["", *[f"- `{name}` is undefined (—): {why}." for name, why in undefined.items()]]
-    train = current.get("train", {}).get(gate_metric)
+    train, test = current.get("train", {}).get(gate_metric), current["test"].get(gate_metric)
     if train is not None:
-        lines += [
-            "",
-            f"Train-set {gate_metric}: {train:.4f} (a large gap to the test set suggests overfitting).",
-        ]
+        gap = "" if test is None else f", {train - test:+.4f} against the test set"
+        hint = (
+            " (a gap this large suggests overfitting)"
+            if test is not None and train - test > OVERFIT_GAP
+            else ""
+        )
+        lines += ["", f"Train-set {gate_metric}: {train:.4f}{gap}{hint}."]
     return "\n".join(lines)
 
 
@@ -422,7 +427,8 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
         ", ".join(f"{v} {k.lower()}" for k, v in totals.items())
         + f" conditions; {len(errored)} check(s) errored, {len(skipped)} skipped on purpose; across "
         + ", ".join(s["suite"] for s in summaries)
-        + "."
+        + ". Only failures of the checks in `validation.blocking_checks` block the gate; the others are "
+        "warnings to read."
     )
     if ran:
         lines += [
