@@ -16,7 +16,17 @@ import joblib
 import pytest
 import test_workflows
 import yaml
-from test_workflows import WORKFLOWS, Sandbox, Scenarios, _act, _git, _job_log, _plain, start_baseline
+from test_workflows import (
+    WORKFLOWS,
+    Sandbox,
+    Scenarios,
+    _act,
+    _dispatches,
+    _git,
+    _job_log,
+    _plain,
+    start_baseline,
+)
 
 from mlops.data import example_data
 from mlops.data.schema import load_schema, resolve_features
@@ -89,13 +99,11 @@ def _scheduled(box: Sandbox, *flags: str):
 def _github(box: Sandbox) -> dict:
     """What GitHub shows after a run: the issues and the events sent to other workflows."""
     issues = sorted((box.state / "issues").glob("*.json"))
-    dispatches, labels = box.state / "dispatches.jsonl", box.state / "labels.json"
+    labels = box.state / "labels.json"
     return {
         "issues": [json.loads(path.read_text()) for path in issues],
         "labels": json.loads(labels.read_text()) if labels.exists() else {},
-        "dispatches": [json.loads(line) for line in dispatches.read_text().splitlines()]
-        if dispatches.exists()
-        else [],
+        "dispatches": _dispatches(box.state),
     }
 
 

@@ -7,6 +7,7 @@ the workflows, the pipeline included, runs for real on a small copy of this proj
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from mlops.hashes import file_md5
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -346,8 +349,19 @@ def _comment(project: Path, state: Path, sha: str, event: str = "pull_request", 
     return _act(project, "workflow_run", "report-comment.yml", payload, state)
 
 
+@functools.cache
+def _job_names() -> frozenset[str]:
+    return frozenset(
+        job["name"]
+        for path in WORKFLOWS.glob("*.yml")
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+    )
+
+
 def _job_log(output: str, job: str) -> str:
-    """The lines act printed for one job of the workflow."""
+    """The lines act printed for one job of the workflow (a job the workflows have: so that an empty
+    log means the job did not run, not that it was renamed)."""
+    assert job in _job_names(), f"no job named {job!r} in {WORKFLOWS}"
     label = re.compile(rf"/{re.escape(job)} *\]")  # act pads job names to the longest one's width
     return "\n".join(line for line in output.splitlines() if label.search(line))
 
@@ -380,17 +394,12 @@ RETRAIN_BRANCH = "retrain/data"
 
 
 def _github_origin(box: Sandbox) -> Path:
-    """A bare repository at main as the project's origin, for the workflows that push."""
+    """A bare repository at main as origin, which act takes for the repository on GitHub
+    (``github.repository`` is origin's URL): what the workflows push (the registry's tags) lands there."""
     origin = box.state / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", box.project, origin], check=True)
     _git(box.project, "remote", "add", "origin", str(origin))
     return origin
-
-
-def _github_repository(box: Sandbox) -> Path:
-    """A bare repository at main as origin, which act takes for the repository on GitHub
-    (``github.repository`` is origin's URL): what the workflows push (the registry's tags) lands there."""
-    return _github_origin(box)
 
 
 def _after_ci(box: Sandbox, conclusion: str = "success", *flags: str):
@@ -509,7 +518,7 @@ def worse_fork_pull_request(box: Sandbox) -> dict:
 @scenario
 def merge(box: Sandbox) -> dict:
     """CI passed on a merge to main: the whole chain, up to what needs Docker (none here)."""
-    origin = _github_repository(box)
+    origin = _github_origin(box)
     run = _after_ci(box)
     return {"run": run, "model_md5": _model_md5(box.project), "tags": _tags(origin)}
 
@@ -517,7 +526,7 @@ def merge(box: Sandbox) -> dict:
 @scenario
 def rollback(box: Sandbox) -> dict:
     """main has moved on since v0.0.1 shipped; someone deploys v0.0.1 again by hand."""
-    origin = _github_repository(box)
+    origin = _github_origin(box)
     shipped = _model_md5(box.project)
     _register(box, "v0.0.1", shipped)
     _git(box.project, "push", "-q", "origin", "model@v0.0.1")
@@ -546,13 +555,13 @@ def planted_model(box: Sandbox) -> dict:
     marker = box.state / "planted-model-was-loaded"
     planted = box.state / "planted.joblib"
     joblib.dump(Planted(marker), planted)
-    md5 = subprocess.run(["md5sum", planted], capture_output=True, text=True, check=True).stdout.split()[0]
+    md5 = file_md5(planted)
     (box.remote / "files" / "md5" / md5[:2]).mkdir(parents=True, exist_ok=True)
     shutil.copy(planted, box.remote / "files" / "md5" / md5[:2] / md5[2:])
     lock = (box.project / "dvc.lock").read_text()
     (box.project / "dvc.lock").write_text(lock.replace(_model_md5(box.project), md5))
     _git(box.project, "commit", "-q", "-am", "a model of my own")
-    _github_repository(box)
+    _github_origin(box)
     run = _after_ci(box, "success", "-j", "build")
     return {"run": run, "planted_md5": md5, "marker": marker}
 
@@ -572,14 +581,14 @@ def retrain_unchanged_data(box: Sandbox) -> dict:
 @scenario
 def merge_with_failing_gate(box: Sandbox) -> dict:
     _on_main(box.project, lambda p: p["gate"].update(min=0.99))
-    _github_repository(box)
+    _github_origin(box)
     return {"run": _after_ci(box)}
 
 
 @scenario
 def deploy_refusals(box: Sandbox) -> dict:
     """Deploy by hand from a branch, and rollbacks to versions that are not registered on main."""
-    _github_repository(box)
+    _github_origin(box)
 
     def dispatch(ref: str, version: str):
         payload = {"ref": ref, "inputs": {"version": version}}
@@ -633,6 +642,7 @@ def test_pull_request_reports_against_main_and_comments_once(ran):
     assert {"data_integrity.html", "model_evaluation.html", "gate.json"} <= {
         p.name for p in artifact.iterdir()
     }
+    assert "Success - Main Use the DVC remote" in run.stdout, run.stdout[-4000:]  # storage was in use
     assert results["written"] == set(), "a pull request's run wrote to the storage"
 
     first, second = results["comments"]
@@ -744,7 +754,7 @@ def test_deploy_waits_for_ci_to_pass_on_the_merged_commit(project, tmp_path):
     box = Sandbox(tmp_path / "project", tmp_path / "github", project.parent / "dvc-remote")
     shutil.copytree(project, box.project, symlinks=True)
     box.state.mkdir()
-    _github_repository(box)
+    _github_origin(box)
     run = _after_ci(box, "failure")
     assert run.returncode == 0, run.stdout[-4000:]
     assert _job_log(run.stdout, "Rebuild, gate and package") == ""  # no job started
