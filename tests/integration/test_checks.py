@@ -375,3 +375,14 @@ def test_repeats_spread_evenly_over_time_pass_samples_mix_whatever_the_dates(pip
 def test_test_rows_copied_from_training_rows_fail_samples_mix(seed: int, pipeline_params_raw: dict):
     ratio, repeats, failed = samples_mix(dated_repeats(seed, copied=0.5), pipeline_params_raw)
     assert failed, (ratio, repeats)
+
+
+def test_problems_of_single_dataset_checks_say_which_set(validated):
+    """The report labels a check Deepchecks ran on both sets by the set the summary records."""
+    run = validated("example-binary")
+    headers = {r.get_header() for result in run.results.values() for r in result.results}
+    labelled = [p for summary in run.summaries.values() for p in summary["problems"] if "dataset" in p]
+
+    assert labelled, "no condition of a single-dataset check failed or warned on the example"
+    for problem in labelled:
+        assert f"{problem['check']} - {problem['dataset'].title()} Dataset" in headers

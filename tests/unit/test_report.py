@@ -226,9 +226,10 @@ def test_only_failures_of_blocking_checks_block(params: Params, raw_params: dict
 def test_single_dataset_checks_say_train_or_test(params: Params, raw_params: dict):
     """N2: Deepchecks runs a single-dataset check on train, then on test; the rows say which."""
     unused, weak = _problem("Unused Features", "WARN"), _problem("Weak Segments Performance", "WARN")
+    problems = [unused | {"dataset": "train"}, _problem("Simple Model Comparison", "FAIL")]
     validation = {
         "model_evaluation": _summary(
-            "Model Evaluation Suite", [unused, _problem("Simple Model Comparison", "FAIL"), unused, weak]
+            "Model Evaluation Suite", [*problems, unused | {"dataset": "test"}, weak]
         )
     }
     current = snapshot(raw_params, 0.82)

@@ -223,7 +223,8 @@ def summarize(result) -> dict[str, Any]:
             status, name = condition.category.value, check_result.check.name()
             counts[status] += 1
             if status != "PASS":
-                problems.append(_problem(name, condition.name, status, condition.details))
+                problem = _problem(name, condition.name, status, condition.details)
+                problems.append(problem | _dataset(check_result))
             if status == "ERROR":
                 errored.setdefault(name, condition.details)
     skipped = _skipped(result)
@@ -244,6 +245,16 @@ def _skipped(result) -> list[dict[str, str]]:
 
 def _problem(check: str, condition: str, status: str, details: str) -> dict[str, str]:
     return {"check": check, "condition": condition, "status": status, "details": details}
+
+
+def _dataset(check_result) -> dict[str, str]:
+    """``{"dataset": "train" | "test"}`` for a single-dataset check a suite ran on both sets (Deepchecks
+    ends its header with " - Train Dataset" or " - Test Dataset"), else nothing."""
+    header = getattr(check_result, "header", "") or ""
+    for dataset in ("train", "test"):
+        if header.endswith(f" - {dataset.title()} Dataset"):
+            return {"dataset": dataset}
+    return {}
 
 
 def _unique_by_check(results: list) -> list:

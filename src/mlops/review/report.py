@@ -418,7 +418,7 @@ def _confusion(confusion: dict) -> str:
 
 def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     blocking = set(params.get("validation", {}).get("blocking_checks") or [])
-    ran = [(p, d) for s in summaries for p, d in _datasets(s["problems"]) if p["status"] != "NOT RUN"]
+    ran = [p for s in summaries for p in s["problems"] if p["status"] != "NOT RUN"]
     errored = [(s["suite"], e) for s in summaries for e in s.get("errored", [])]
     skipped = [(s["suite"], e) for s in summaries for e in s.get("skipped", [])]
     lines = ["### Deepchecks", ""]
@@ -437,10 +437,10 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {p['check']}{_on(dataset)} | {p['status']} "
+            f"| {p['check']}{_on(p.get('dataset'))} | {p['status']} "
             f"| {'yes' if p['check'] in blocking and p['status'] in FAILING else 'no'} "
             f"| {_cell(p['condition'])} | {_cell(p['details'])} |"
-            for p, dataset in ran
+            for p in ran
         ]
     if errored:
         lines += ["", "Checks that errored (they did not check anything; a blocking one fails the gate):", ""]
@@ -452,21 +452,6 @@ def _deepchecks(summaries: list[dict], params: dict, prov: Provenance) -> str:
     where = f"the `model-report` artifact of [this CI run]({prov.run_url})" if prov.run_url else "`reports/`"
     lines += ["", f"Full reports ({', '.join(f'`{name}.html`' for name in HTML_REPORTS)}): in {where}."]
     return "\n".join(lines)
-
-
-def _datasets(problems: list[dict]) -> list[tuple[dict, str | None]]:
-    """Each problem with the dataset it is about: "train" or "test" for a single-dataset check that a
-    suite ran on both (Deepchecks runs it on train, then on test), else None."""
-    keys = [(p["check"], p["condition"]) for p in problems]
-    seen: dict[tuple[str, str], int] = {}
-    labelled = []
-    for problem, key in zip(problems, keys, strict=True):
-        dataset = problem.get("dataset")
-        if dataset is None and keys.count(key) == 2:
-            dataset = ("train", "test")[seen.get(key, 0)]
-        seen[key] = seen.get(key, 0) + 1
-        labelled.append((problem, dataset))
-    return labelled
 
 
 def _on(dataset: str | None) -> str:
