@@ -63,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     with last_good.kept_on_failure(Path(Repo.find_root())):
         with Repo() as repo:
             data_note = preflight.ensure_data(params, repo)
-            changed = repo.status()
-            # With a remote, stages already run elsewhere (same code, params, data) are restored, not rerun.
-            repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
             if rebuild:
                 changed, repro = True, ["repro", "--force", "--no-run-cache"]
+            else:
+                changed = repo.status()
+                # With a remote, stages already run elsewhere (same code, params, data) are restored.
+                repro = ["repro", "--pull"] if preflight.has_remote(repo) else ["repro"]
         if changed:
             for note in preflight.check(params):
                 print(f"preflight: {note}")

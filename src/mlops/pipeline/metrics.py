@@ -11,6 +11,8 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from mlops.pipeline.checks import NEW_CLASS
+
 GRID = np.linspace(0, 1, 21)
 CURVES = ("roc", "precision_recall")
 
@@ -113,7 +115,7 @@ def why_undefined(task: str, y_true, classes) -> str:
                 f"has no rows of class {_listed(missing)} (the model knows {len(classes)} classes)"
             )
         if unseen := unseen_classes(y_true, classes):
-            clauses.append(f"has class {_listed(unseen)}, which the training set lacks")
+            clauses.append(f"has class {_listed(unseen)}, {NEW_CLASS}")
         if clauses:
             return "the set " + ", and it ".join(clauses)
     if len(set(np.asarray(y_true).tolist())) < 2:

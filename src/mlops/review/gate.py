@@ -63,7 +63,7 @@ def _minimum(value: float | None, gate: GateParams, metrics: dict[str, Any]) -> 
         why = (metrics.get("undefined") or {}).get("test", {}).get(gate.metric, "it could not be computed")
         fix = (
             "add training rows of that class (with a time split: older ones)"
-            if "which the training set lacks" in why
+            if checks.NEW_CLASS in why
             else "change the split so that the test set holds every class"
         )
         return _reason(
