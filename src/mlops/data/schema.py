@@ -19,7 +19,6 @@ import yaml
 
 from mlops.errors import UserError
 from mlops.params import DataParams, Features
-from mlops.pipeline.split import feature_groups
 
 MAX_CATEGORIES = 50
 MAX_CLASSES = 50
@@ -336,7 +335,7 @@ def _check_target(frame: pd.DataFrame, data: DataParams, findings: Findings) -> 
 
 def _check_stratifiable(frame: pd.DataFrame, data: DataParams, findings: Findings) -> None:
     """A stratified random split puts each class in both sets, so each needs two rows or more, and
-    rows with identical features count once (mlops.pipeline.split keeps them on one side)."""
+    rows with identical features count once (mlops.pipeline.split keeps them on one side: feature_groups)."""
     frame = frame.dropna(subset=[data.target])
     _, firsts = np.unique(feature_groups(frame, data), return_index=True)
     counts = frame[data.target].iloc[firsts].value_counts()
@@ -391,3 +390,15 @@ def raise_if_errors(findings: Findings, source: str) -> None:
     rest = len(findings.errors) - len(shown)
     more = f" … and {rest} more problem(s) like these; fix these and run again to see them." if rest else ""
     raise UserError(f"{source} breaks the data contract: {' '.join(shown)}{more}")
+
+
+def feature_groups(frame: pd.DataFrame, data: DataParams) -> np.ndarray:
+    """A number per row, shared by rows whose features are identical (missing values included).
+
+    Features are those params.yaml lists, else every column but the target, id and date.
+    """
+    roles = (data.target, data.id_column, data.datetime_column)
+    columns = list(data.features.all) if data.features else [c for c in frame.columns if c not in roles]
+    if not columns:
+        return np.arange(len(frame))
+    return frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops.data.schema import feature_groups
 from mlops.data.table import read_table
 from mlops.errors import UserError, cli
 from mlops.params import DataParams, SplitParams, load_params
@@ -50,18 +51,6 @@ def random_split(
             "once: the split keeps them on the same side.)"
         )
     return frame.iloc[with_group(groups, train)], frame.iloc[with_group(groups, test)]
-
-
-def feature_groups(frame: pd.DataFrame, data: DataParams) -> np.ndarray:
-    """A number per row, shared by rows whose features are identical (missing values included).
-
-    Features are those params.yaml lists, else every column but the target, id and date.
-    """
-    roles = (data.target, data.id_column, data.datetime_column)
-    columns = list(data.features.all) if data.features else [c for c in frame.columns if c not in roles]
-    if not columns:
-        return np.arange(len(frame))
-    return frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
 
 
 def with_group(groups: np.ndarray, chosen: np.ndarray) -> np.ndarray:
