@@ -13,6 +13,7 @@ write there may have planted them), and the gate loads no model it did not train
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ from mlops.errors import EXIT_INTERRUPTED, Interrupted, StageFailed, cli
 from mlops.params import load_params
 from mlops.review import gate, report
 
+STAGE_STOP_SECONDS = 10  # after SIGTERM, before SIGKILL
+
 RESTORED = (
     "The last good model, reports, dvc.lock, data.dvc and schema.yaml are restored as they were; "
     "fix the problem and run `make run` again."
@@ -36,8 +39,15 @@ RESTORED = (
 
 def _terminated(signum: int, frame: object) -> None:
     """SIGTERM (`timeout`, `docker stop`, `kill`): stop the running stage, then restore as for Ctrl-C."""
-    for child in psutil.Process().children(recursive=True):
-        child.terminate()
+    stages = psutil.Process().children(recursive=True)
+    for stage in stages:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            stage.terminate()
+    # Wait (reaping them) before restoring, so that no stage writes an output after the restore.
+    _, alive = psutil.wait_procs(stages, timeout=STAGE_STOP_SECONDS)
+    for stage in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            stage.kill()
     raise Interrupted
 
 
