@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mlops.jsonfile import read_json
+
 TIMINGS_DIR = Path("reports/timings")
 
 
@@ -23,7 +25,4 @@ def timed(stage: str, directory: Path = TIMINGS_DIR) -> Iterator[None]:
 
 def read_timings(directory: Path = TIMINGS_DIR) -> dict[str, float]:
     """Seconds per stage, for stages that have run here."""
-    return {
-        path.stem: json.loads(path.read_text(encoding="utf-8"))["seconds"]
-        for path in sorted(directory.glob("*.json"))
-    }
+    return {path.stem: read_json(path)["seconds"] for path in sorted(directory.glob("*.json"))}

@@ -11,12 +11,12 @@ written); 3 an unexpected error. Empty, missing or partly corrupt logs are lines
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops.errors import EXIT_GATE_FAILED, UserError, cli
+from mlops.jsonfile import write_json
 from mlops.monitoring import render
 from mlops.monitoring.checks import run_checks
 from mlops.monitoring.logs import Logs, read_logs, since_date
@@ -74,7 +74,7 @@ def read(root: str, reference: Reference, since) -> Logs:
 
 def write(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "verdict.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out / "verdict.json", result)
     (out / "report.md").write_text(render.markdown(result), encoding="utf-8")
     (out / "report.html").write_text(render.html_report(result), encoding="utf-8")
 

@@ -6,7 +6,6 @@ reports/metrics.json, and models/model.joblib or, without it, the md5 dvc.lock r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import yaml
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import UserError
 from mlops.hashes import file_md5, out_md5
+from mlops.jsonfile import read_json
 from mlops.params import Features, Params
 
 
@@ -56,9 +56,7 @@ def load_reference(paths: Paths, params: Params) -> Reference:
     schema = load_schema(paths.schema)
     features = resolve_features(schema, params.data)
     train = _read(paths.train, lambda p: pd.read_parquet(p), "the training data")
-    metrics = _read(
-        paths.metrics, lambda p: json.loads(p.read_text(encoding="utf-8")), "the test-set metrics"
-    )
+    metrics = _read(paths.metrics, read_json, "the test-set metrics")
     target, task = params.data.target, params.data.task
     reference = Reference(
         task=task,

@@ -13,6 +13,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from mlops.errors import cli
+from mlops.jsonfile import write_json
 from mlops.params import Params, load_params
 from mlops.pipeline import metrics
 from mlops.pipeline.model import categorical_columns, category_text, predict
@@ -64,11 +65,6 @@ def sample_request(test: pd.DataFrame, columns: list[str], categorical: list[str
     rows = test[columns].head(SAMPLE_ROWS)
     rows = rows.assign(**{column: category_text(rows[column]) for column in categorical})
     return {"records": json.loads(rows.to_json(orient="records"))}
-
-
-def write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @cli

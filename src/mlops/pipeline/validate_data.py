@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from mlops.data.schema import check_frame, load_schema, raise_if_errors, resolve_features
 from mlops.data.table import read_table
 from mlops.errors import cli
+from mlops.jsonfile import write_json
 from mlops.params import DataParams, ValidationParams, load_params
 from mlops.pipeline import checks, suites
 from mlops.timings import timed
@@ -67,7 +67,7 @@ def main() -> None:
             "deepchecks": suites.summarize(result),
         }
         args.summary.parent.mkdir(parents=True, exist_ok=True)
-        args.summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(args.summary, summary)
         suites.save_html(result, args.html)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import joblib
@@ -12,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import cli
+from mlops.jsonfile import read_json, write_json
 from mlops.params import Features, Params, load_params
 from mlops.pipeline import checks, metrics, suites
 from mlops.pipeline.model import predict
@@ -72,11 +72,7 @@ def main() -> None:
     with timed("validate_model"):
         params = load_params()
         features = resolve_features(load_schema(args.schema), params.data)
-        importance = (
-            pd.DataFrame(json.loads(args.importance.read_text(encoding="utf-8")))
-            .set_index("feature")["importance"]
-            .clip(lower=0)
-        )
+        importance = pd.DataFrame(read_json(args.importance)).set_index("feature")["importance"].clip(lower=0)
         results = validate(
             joblib.load(args.model),
             pd.read_parquet(args.train),
@@ -86,7 +82,7 @@ def main() -> None:
             params,
         )
         summaries = {name: suites.summarize(r) for name, r in results.items()}
-        args.summary.write_text(json.dumps(summaries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(args.summary, summaries)
         for name, result in results.items():
             suites.save_html(result, args.html_dir / f"{name}.html")
 

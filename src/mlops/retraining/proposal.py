@@ -7,11 +7,11 @@ report (reports/report.md) as its body, and a draft when the gate failed.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from mlops.errors import UserError, cli
+from mlops.jsonfile import read_json
 
 GATE = Path("reports/gate.json")
 
@@ -29,7 +29,7 @@ def title(gate: dict) -> str:
 def main() -> None:
     if not GATE.is_file():
         raise UserError(f"{GATE} is missing: run `make run` first; the title comes from the gate's verdict.")
-    print(title(json.loads(GATE.read_text(encoding="utf-8"))))
+    print(title(read_json(GATE)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Exit codes of ``python -m mlops.review.gate`` (and of ``make run``'s ``mlops.run
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from mlops.errors import EXIT_GATE_FAILED, cli
+from mlops.jsonfile import read_json, write_json
 from mlops.params import GateParams, Params, ValidationParams, load_params
 from mlops.pipeline import checks
 from mlops.review import champion
@@ -151,22 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params()
     reports = args.reports
-    summaries = [json.loads((reports / "data_validation.json").read_text(encoding="utf-8"))["deepchecks"]]
-    summaries += json.loads((reports / "model_validation.json").read_text(encoding="utf-8")).values()
+    summaries = [read_json(reports / "data_validation.json")["deepchecks"]]
+    summaries += read_json(reports / "model_validation.json").values()
     comparison = compare_with_main(params, args.test_set, args.trusted, args.model)
-    (reports / "baseline.json").write_text(
-        json.dumps(comparison, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_json(reports / "baseline.json", comparison)
     result = decide(
-        json.loads((reports / "metrics.json").read_text(encoding="utf-8")),
+        read_json(reports / "metrics.json"),
         comparison,
         summaries,
         params.gate,
         params.validation,
     )
-    (reports / "gate.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_json(reports / "gate.json", result)
     print(f"Gate: {result['verdict'].upper()}")
     for reason in result["reasons"]:
         print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['text']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import yaml
 
 from mlops.errors import UserError, cli
 from mlops.hashes import file_md5
+from mlops.jsonfile import read_json
 from mlops.params import Features
 from mlops.review import baseline, champion
 from mlops.review.gate import FAILING
@@ -507,15 +507,13 @@ def data_hash(dvc_file: dict | None) -> str | None:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
     except FileNotFoundError:
         raise UserError(f"{path} is missing: run `make run` (or `dvc repro`) before making the report.")
 
 
 def _plots(directory: Path) -> dict[str, Any]:
-    return {
-        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.json"))
-    }
+    return {path.stem: read_json(path) for path in sorted(directory.glob("*.json"))}
 
 
 def _schema_and_features(path: Path) -> tuple[dict | None, Features | None]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 
 from mlops.errors import UserError, cli
 from mlops.hashes import file_md5
+from mlops.jsonfile import read_json
 
 MODEL_NAME = "mlops-model"
 MODEL_FILE = "model.joblib"
@@ -56,7 +56,7 @@ def lineage(data_dvc: Path, metrics: Path) -> tuple[dict[str, str], dict[str, An
     """Labels (commit, data hash) and metadata (metrics) for the model of this checkout."""
     data_md5 = yaml.safe_load(data_dvc.read_text())["outs"][0]["md5"]
     labels = {"commit": git_commit(), "data_md5": data_md5}
-    return labels, {"metrics": json.loads(metrics.read_text(encoding="utf-8"))}
+    return labels, {"metrics": read_json(metrics)}
 
 
 def git_commit() -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import UserError, cli
+from mlops.jsonfile import read_json
 
 
 def post(url: str, body: bytes) -> tuple[int, Any]:
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the load test")
     parser.add_argument("--max-p99-ms", type=float, help="fail when the p99 latency under load is higher")
     args = parser.parse_args()
-    sample = json.loads(args.sample.read_text(encoding="utf-8"))
+    sample = read_json(args.sample)
     problems = smoke(args.url.rstrip("/"), sample, args.requests, args.clients, args.wait, args.max_p99_ms)
     if problems:
         raise UserError(f"The service at {args.url} failed its smoke test: " + "; ".join(problems) + ".")
