@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
 from mlops.data.schema import load_schema, resolve_features
 from mlops.errors import UserError
-from mlops.hashes import file_md5, out_md5
+from mlops.hashes import file_md5, locked_md5
 from mlops.jsonfile import read_json
 from mlops.params import Features, Params
 
@@ -126,12 +125,3 @@ def target_type(values: pd.Series) -> pa.DataType:
     if pd.api.types.is_float_dtype(values):
         return pa.float64()
     return pa.string()
-
-
-def locked_md5(lock: Path, model: Path) -> str | None:
-    """The md5 dvc.lock records for the model file, if any."""
-    try:
-        recorded = yaml.safe_load(lock.read_text())
-    except (FileNotFoundError, yaml.YAMLError):
-        return None
-    return out_md5(recorded if isinstance(recorded, dict) else None, model.as_posix())

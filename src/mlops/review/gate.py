@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlops.errors import EXIT_GATE_FAILED, cli
+from mlops.hashes import read_lock
 from mlops.jsonfile import read_json, write_json
 from mlops.params import GateParams, Params, ValidationParams, load_params
 from mlops.pipeline import checks
@@ -129,8 +128,7 @@ def compare_with_main(
     import joblib
     import pandas as pd
 
-    lock_path = Path("dvc.lock")
-    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else None
+    lock = read_lock(Path("dvc.lock"))
     load = champion.Loaders(
         main_model=champion.refuse_model if trusted else champion.fetch_model,
         main_train=champion.fetch_train_set,

@@ -23,7 +23,7 @@ import bentoml
 import yaml
 
 from mlops.errors import UserError, cli
-from mlops.hashes import file_md5
+from mlops.hashes import file_md5, locked_md5
 from mlops.jsonfile import read_json
 
 MODEL_NAME = "mlops-model"
@@ -41,15 +41,6 @@ def import_model(model_path: Path, labels: dict[str, str], metadata: dict[str, A
     with bentoml.models.create(tag, labels={**labels, "model_md5": version}, metadata=metadata) as model:
         shutil.copyfile(model_path, model.path_of(MODEL_FILE))
     return str(model.tag)
-
-
-def locked_md5(lock: Path, path: Path) -> str | None:
-    """The md5 that dvc.lock records for the output ``path``, if any."""
-    for stage in yaml.safe_load(lock.read_text())["stages"].values():
-        for out in stage.get("outs", []):
-            if (lock.parent / out["path"]).resolve() == path.resolve():
-                return out.get("md5")
-    return None
 
 
 def lineage(data_dvc: Path, metrics: Path) -> tuple[dict[str, str], dict[str, Any]]:
