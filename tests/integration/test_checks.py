@@ -329,11 +329,11 @@ def test_the_samples_mix_allowance_grows_as_the_test_set_shrinks():
     assert checks.samples_mix_allowed(unique, columns, 5000) == pytest.approx(0.05, abs=1e-3)
 
 
-def dated_repeats(seed: int, copied: float = 0.0) -> pd.DataFrame:
+def dated_repeats(seed: int, copied: float = 0.0, rows: int = 600) -> pd.DataFrame:
     """The example with 20% repeated rows, each row on a random day of 2024, so that repeats are
     spread evenly over time; ``copied``: that share of the test period's rows replaced by copies of
     earlier rows (records entered again)."""
-    frame, _ = with_duplicates(example("binary"))
+    frame, _ = with_duplicates(example("binary", rows))
     rng = np.random.default_rng(seed)
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 366, len(frame)), unit="D")
     frame = frame.assign(signup_date=day.strftime("%Y-%m-%d"), customer_id=None)
@@ -375,6 +375,14 @@ def test_repeats_spread_evenly_over_time_pass_samples_mix_whatever_the_dates(pip
 def test_test_rows_copied_from_training_rows_fail_samples_mix(seed: int, pipeline_params_raw: dict):
     ratio, repeats, failed = samples_mix(dated_repeats(seed, copied=0.5), pipeline_params_raw)
     assert failed, (ratio, repeats)
+
+
+def test_samples_mix_compares_every_training_row_not_a_sample(small_params_raw: dict):
+    """validation.n_samples is 200 here, a sixth of the 1,200 training rows: on a sample of them,
+    the check would find about one copy in six, and passed this table (12% of test rows found)."""
+    assert small_params_raw["validation"]["n_samples"] == 200
+    ratio, repeats, failed = samples_mix(dated_repeats(0, copied=0.4, rows=1500), small_params_raw)
+    assert ratio > repeats + 0.2 and failed, (ratio, repeats)
 
 
 def test_problems_of_single_dataset_checks_say_which_set(validated):

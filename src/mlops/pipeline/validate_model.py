@@ -33,7 +33,9 @@ def validate(
     # set's index starts at 0: on a test set of one class, Simple Model Comparison looks its first
     # label up as label 0 (a KeyError otherwise).
     test = test.sample(min(n, len(test)), random_state=seed).reset_index(drop=True)
-    train = train.sample(min(n, len(train)), random_state=seed)
+    # Samples Mix compares the test rows with every training row (up to SAMPLES_MIX_ROWS): copies hide
+    # in a sample. The other checks sample n rows of each set themselves.
+    train = train.sample(min(max(n, checks.SAMPLES_MIX_ROWS), len(train)), random_state=seed)
     train = train.set_axis(range(len(test), len(test) + len(train)))
     (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
         predict(model, train),
