@@ -1,13 +1,13 @@
 """Benchmark Train Test Samples Mix as validate_model configures it, on large tables with leakage.
 
-For each size, the example table is split 80/20 in order and half of the test rows are replaced by
-copies of training rows (records entered again). It prints the share of test rows the check finds in
-the training set, and its time, for the check run on samples of ``validation.n_samples`` rows (what
-validate_model gave it before) and as configured now (every row up to ``checks.SAMPLES_MIX_ROWS``,
-which validate_model now gives it). Target: the
-configured check finds the full 50% up to that size. Run from the project root:
+For each size, the example table is split 80/20 in order and half of the test rows (``--copied``)
+are replaced by copies of training rows (records entered again). It prints the share of test rows
+the check finds in the training set, and its time, for the check run on samples of
+``validation.n_samples`` rows (what validate_model gave it before) and as configured now (every
+training row up to ``checks.SAMPLES_MIX_ROWS``, which validate_model now gives it). Target: the
+configured check finds all the copies up to that size. Run from the project root:
 
-    .venv/bin/python bench/samples_mix.py                  # about 1 minute
+    .venv/bin/python bench/samples_mix.py                  # about 20 s
     .venv/bin/python bench/samples_mix.py --rows 20000 400000
 """
 
@@ -23,14 +23,12 @@ from mlops.data import example_data
 from mlops.params import load_params
 from mlops.pipeline import checks, suites
 
-COPIED = 0.5
 
-
-def leaky_sets(rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def leaky_sets(rows: int, copied: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = example_data.generate(rows=rows).drop(columns=["customer_id", "signup_date"])
     cut = int(rows * 0.8)
     train, test = frame.iloc[:cut], frame.iloc[cut:]
-    copies = train.sample(int(len(test) * COPIED), random_state=0)
+    copies = train.sample(int(len(test) * copied), random_state=0)
     return train, pd.concat([test.iloc[len(copies) :], copies])
 
 
@@ -48,18 +46,19 @@ def found(check, train: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 100_000, 400_000])
-    rows = parser.parse_args().rows
+    parser.add_argument("--copied", type=float, default=0.5, help="share of test rows copied")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
     params = load_params()
     n_samples, target = params.validation.n_samples, params.data.target
     suite = suites.train_test_validation(params.data.task, n_samples, params.model.seed, 1.0)
     [configured] = [c for c in suite.checks.values() if c.name() == "Train Test Samples Mix"]
     sampled = type(configured)(n_samples=n_samples, random_state=params.model.seed)
-    print(f"{COPIED:.0%} of the test rows copied from training rows; share found (seconds)")
+    print(f"{args.copied:.0%} of the test rows copied from training rows; share found (seconds)")
     print(f"| rows | sampled ({n_samples:,} per set) | as configured (up to {checks.SAMPLES_MIX_ROWS:,}) |")
     print("|---:|---:|---:|")
-    for size in rows:
-        train, test = leaky_sets(size)
+    for size in args.rows:
+        train, test = leaky_sets(size, args.copied)
         cells = [
             f"{share:.1%} ({seconds:.1f} s)"
             for share, seconds in (found(check, train, test, target) for check in (sampled, configured))
