@@ -54,9 +54,9 @@ PPS_CHANGE_WARNING = 0.2
 SAMPLES_MIX_MARGIN = 0.05
 SAMPLES_MIX_Z = 5.0
 # Rows of each set Train Test Samples Mix looks at, whatever validation.n_samples: on a sample of the
-# training set most copies of a test row are missed (half of a 100,000-row table's test set copied from
-# training rows showed as 25% on 5,000-row samples, 7% at 400,000 rows). Up to this size the check
-# sees every row: about 5 s at 100,000 rows (bench/samples_mix.py).
+# training set most copies of a test row are missed (half of the test set copied from training rows
+# showed as 15% on 5,000-row samples of a 20,000-row table, 2.8% of a 100,000-row one). Up to this size
+# the check sees every training row: about 5 s at 100,000 rows (bench/samples_mix.py).
 SAMPLES_MIX_ROWS = 100_000
 
 # Checks that raise when the test set has a class the model never saw: Deepchecks looks its labels up
