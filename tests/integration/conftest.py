@@ -27,7 +27,7 @@ FIXTURE_RUNS = {
     "worse_run": "worse",
     "next_month_run": "next_month",
     "fork_run": "fork",
-    "reseeded_run": "reseeded",
+    "resplit_run": "resplit",
 }
 
 
@@ -132,9 +132,9 @@ def fork_run(runs: Runs) -> Completed:
 
 
 @pytest.fixture(scope="session")
-def reseeded_run(runs: Runs) -> Completed:
+def resplit_run(runs: Runs) -> Completed:
     """A run with a random split committed on `main`, then only split.seed changed on a branch."""
-    return runs.wait("reseeded")
+    return runs.wait("resplit")
 
 
 @pytest.fixture(params=["binary", "multiclass", "regression"])

@@ -126,10 +126,10 @@ def test_fork_with_its_own_table_is_not_failed_on_the_examples_numbers(fork_run:
     assert set(schema) == {*FORK_FEATURES, "churned"}
 
 
-def test_a_new_split_seed_is_compared_on_the_test_rows_main_never_trained_on(reseeded_run: Completed):
-    """The audit's case: a random split, main's run committed, then only split.seed changes. Most of
-    the new test set was main's training set; both models are compared on the rest only."""
-    project, result = reseeded_run.project, reseeded_run.result
+def test_a_new_split_is_compared_on_the_test_rows_main_never_trained_on(resplit_run: Completed):
+    """Main's run committed, then only the split changes (the audit's case was a new split.seed). Most
+    of the new test set was main's training set; both models are compared on the rest only."""
+    project, result = resplit_run.project, resplit_run.result
     assert result.returncode == 0, result.output
     assert "Running stage 'split'" in result.stdout
 
