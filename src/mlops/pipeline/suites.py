@@ -188,21 +188,40 @@ def _find(suite, name: str):
     return suite.checks[_index(suite, name)]
 
 
-def run_suite(suite, skip: Mapping[str, str], **inputs: Any):
-    """Run a suite without the checks in ``skip`` (name: reason), quietly; its result lists them."""
-    removed = {}
+def run_suite(
+    suite, skip: Mapping[str, str], own_inputs: Mapping[str, Mapping[str, Any]] | None = None, **inputs: Any
+):
+    """Run a suite without the checks in ``skip`` (name: reason), quietly; its result lists them.
+    A check named in ``own_inputs`` runs on those inputs instead, in its place among the results."""
+    removed, alone = {}, {}
     for index, check in list(suite.checks.items()):
         if check.name() in skip:
             suite.remove(index)
             removed[check.name()] = skip[check.name()]
+        elif check.name() in (own_inputs or {}):
+            position = sum(1 for i in suite.checks if i < index) + len(alone)  # among the results
+            suite.remove(index)
+            alone[position] = check
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Deepchecks warns a lot about pandas
         # Timeout 0: no permutation importance of Deepchecks' own (Multivariate Drift spent ~20 s
         # starting worker processes for it); validate_model passes the importance evaluate computed.
         result = suite.run(feature_importance_timeout=0, **inputs)
+        for position, check in alone.items():
+            result.results.insert(position, _run_alone(check, own_inputs[check.name()]))
     # extra_info is shown in the HTML report too.
     result.extra_info = [*result.extra_info, *(f"{SKIPPED}{n}: {why}" for n, why in removed.items())]
     return result
+
+
+def _run_alone(check, inputs: Mapping[str, Any]):
+    """The check's result, or its failure as the suite would have recorded it."""
+    from deepchecks.core.check_result import CheckFailure
+
+    try:
+        return check.run(**inputs)
+    except Exception as error:
+        return CheckFailure(check, error)
 
 
 def summarize(result) -> dict[str, Any]:

@@ -34,9 +34,10 @@ def validate(
     # label up as label 0 (a KeyError otherwise).
     test = test.sample(min(n, len(test)), random_state=seed).reset_index(drop=True)
     # Samples Mix compares the test rows with every training row (up to SAMPLES_MIX_ROWS): copies hide
-    # in a sample. The other checks sample n rows of each set themselves.
-    train = train.sample(min(max(n, checks.SAMPLES_MIX_ROWS), len(train)), random_state=seed)
-    train = train.set_axis(range(len(test), len(test) + len(train)))
+    # in a sample. It needs no predictions, so the other checks keep their sample of n rows.
+    every = train.sample(min(max(n, checks.SAMPLES_MIX_ROWS), len(train)), random_state=seed)
+    every = every.set_axis(range(len(test), len(test) + len(every)))
+    train = every.iloc[: min(n, len(every))]
     (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
         predict(model, train),
         predict(model, test),
@@ -56,10 +57,17 @@ def validate(
             model_classes=list(model.classes_),
         )
         skip |= checks.skipped_for_new_classes(metrics.unseen_classes(test[target], model.classes_))
-    mix = checks.samples_mix_allowed(train, [*features.all, target], len(test))
+    mix = checks.samples_mix_allowed(every, [*features.all, target], len(test))
+    mix_inputs = {
+        "train_dataset": suites.make_dataset(every, features, params.data, "train"),
+        "test_dataset": inputs["test_dataset"],
+    }
     return {
         "train_test_validation": suites.run_suite(
-            suites.train_test_validation(task, n, seed, mix), skip, **inputs
+            suites.train_test_validation(task, n, seed, mix),
+            skip,
+            {"Train Test Samples Mix": mix_inputs},
+            **inputs,
         ),
         "model_evaluation": suites.run_suite(suites.model_evaluation(task, n, seed), skip, **inputs),
     }
