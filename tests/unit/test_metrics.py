@@ -239,7 +239,7 @@ def test_evaluate_says_why_metrics_and_curves_are_undefined(params, churn):
 
 
 def test_committed_json_keeps_non_ascii_names_readable(tmp_path):
-    from mlops.pipeline.evaluate import write_json
+    from mlops.jsonfile import write_json
 
     path = tmp_path / "plots" / "feature_importance.json"
     write_json(path, [{"feature": "年齢", "importance": 0.1}])

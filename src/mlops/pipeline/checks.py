@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from mlops.params import NEVER_RUN, DataParams, ValidationParams
 
 if TYPE_CHECKING:
@@ -69,6 +67,8 @@ NEW_CLASS = "which the training set lacks"
 def samples_mix_allowed(train: pd.DataFrame, columns: list[str], test_rows: int) -> float:
     """The largest share of the test set's rows that may repeat a training row, given how often
     training rows repeat one another and how many rows each set has (see SAMPLES_MIX_Z)."""
+    import numpy as np
+
     repeats = float(train[columns].duplicated(keep=False).mean())
     test_rows, train_rows = max(test_rows, 1), max(len(train), 1)
     # Deepchecks measures count / test_rows, so the allowed share is one of these.

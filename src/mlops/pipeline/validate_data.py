@@ -66,7 +66,6 @@ def main() -> None:
             "schema_warnings": findings.warnings,
             "deepchecks": suites.summarize(result),
         }
-        args.summary.parent.mkdir(parents=True, exist_ok=True)
         write_json(args.summary, summary)
         suites.save_html(result, args.html)
 

@@ -37,7 +37,7 @@ def validate(
     # in a sample. It needs no predictions, so the other checks keep their sample of n rows.
     every = train.sample(min(max(n, checks.SAMPLES_MIX_ROWS), len(train)), random_state=seed)
     every = every.set_axis(range(len(test), len(test) + len(every)))
-    train = every.iloc[: min(n, len(every))]
+    train = every.iloc[:n]
     (y_pred_train, y_proba_train), (y_pred_test, y_proba_test) = (
         predict(model, train),
         predict(model, test),

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlops.hashes import out_md5
 from mlops.params import DataParams, Params
 from mlops.review import baseline
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 MODEL = "models/model.joblib"
 TRAIN_SET = "artifacts/train.parquet"
@@ -124,6 +125,8 @@ def identity_columns(model, test: pd.DataFrame, train: pd.DataFrame, data: DataP
 def seen_rows(test: pd.DataFrame, train: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Which test rows are training rows: equal values in ``columns``, a missing value equal to a
     missing one, whatever dtype each file gave the column (3 and 3.0, "3" and 3.0 are equal)."""
+    import pandas as pd
+
     numeric = {c for c in columns if _is_number(test[c]) and _is_number(train[c])}
     test_keys, train_keys = (
         pd.util.hash_pandas_object(_normalised(frame, columns, numeric), index=False)
@@ -138,6 +141,8 @@ def _is_number(values: pd.Series) -> bool:
 
 def _normalised(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> pd.DataFrame:
     """Numbers as float64 (one NaN, one zero); anything else as text, whole floats as integers."""
+    import pandas as pd
+
     from mlops.pipeline.model import category_text
 
     def normal(column: str) -> pd.Series:
@@ -287,6 +292,8 @@ def fetch_model(ref: str, md5: str):
 
 def fetch_train_set(ref: str, md5: str) -> pd.DataFrame:
     """Main's training set, by the md5 its dvc.lock records: from the DVC cache, else the remote."""
+    import pandas as pd
+
     path = _cached(ref, TRAIN_SET, md5, "main's training set")
     try:
         return pd.read_parquet(path)
