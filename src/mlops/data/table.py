@@ -123,10 +123,13 @@ def _decimal(rows: list[list[str]], sep: str) -> str:
     """',' when the rows hold numbers with a decimal comma and none with a decimal point."""
     if sep == ",":
         return "."
-    fields = [field.strip() for row in rows for field in row]
+    return "," if _commas_not_points([field.strip() for row in rows for field in row]) else "."
+
+
+def _commas_not_points(fields: list[str]) -> bool:
+    """Some field is a number with a decimal comma, and none is one with a decimal point."""
     commas = any(DECIMAL_COMMA.fullmatch(f) and not THOUSANDS_COMMA.fullmatch(f) for f in fields)
-    points = any(DECIMAL_POINT.fullmatch(f) for f in fields)
-    return "," if commas and not points else "."
+    return commas and not any(DECIMAL_POINT.fullmatch(f) for f in fields)
 
 
 def _decimal_commas(frame: pd.DataFrame) -> bool:
@@ -138,8 +141,8 @@ def _decimal_commas(frame: pd.DataFrame) -> bool:
     if fractions:
         return False
     texts = frame.select_dtypes(include=["object", "string"])
-    fields = [str(field) for column in texts for field in texts[column].dropna().unique()]
-    return _decimal([fields], ";") == ","
+    fields = [str(field).strip() for column in texts for field in texts[column].dropna().unique()]
+    return _commas_not_points(fields)
 
 
 def _raise_if_duplicates(path: Path, names: Iterable[str]) -> None:
